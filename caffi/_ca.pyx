@@ -1,0 +1,984 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""libca calls, the handle records behind chids/evids/contexts, and the callback trampolines.
+
+Rules this module keeps (API.md §11):
+* every libca call is made with the GIL released;
+* a record a callback will need (channel, subscription, read/write request, context) is
+  registered before the libca call that may trigger it, and libca gets a pointer to it as its
+  user argument, so a trampoline never looks anything up by address;
+* user code never runs while this module holds anything but the GIL.
+"""
+
+from libc.stdlib cimport malloc, free
+from posix.unistd cimport usleep
+from cpython.ref cimport Py_DECREF
+
+cimport cadef
+cimport caerr
+from python_threads cimport (PyGILState_Ensure, PyGILState_GetThisThreadState, PyEval_SaveThread,
+                             PyThreadState_Get, PyThreadState_Clear, PyThreadState_DeleteCurrent,
+                             PyObject, PyObject_CallOneArg, PyErr_WriteUnraisable,
+                             caffi_interpreter_finalizing, epicsAtThreadExit)
+from caffi._dbr cimport (DBRBuffer, DBRValue, PutPayload, dbr_member, dbf_member, eca_member,
+                         op_member, channel_state_member, format_buffer, request_size, prepare_put)
+
+import atexit
+from operator import index as _index
+
+from caffi._dbr import ECA, ChannelState, DBF, CA_PRIORITY, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Entering Python from libca's threads.
+#
+# Cython's `with gil` uses PyGILState_Ensure, which on a thread without a Python thread state
+# creates one and deletes it again on release: 8.7 us per update measured here. A libca thread
+# therefore gets one thread state on its first callback that it keeps until it exits
+# (epicsAtThreadExit), and later callbacks only take and drop the GIL.
+
+cdef extern from *:
+    """
+    static __thread int caffi_thread_has_state = 0;
+    static __thread int caffi_callback_depth = 0;
+    static volatile int caffi_shutting_down = 0;
+    """
+    int caffi_thread_has_state
+    int caffi_callback_depth           # > 0 while this thread runs a user callback
+    int caffi_shutting_down            # set at interpreter exit: deliveries are dropped
+
+
+cdef void drop_thread_state(void *unused) noexcept nogil:
+    if caffi_shutting_down or caffi_interpreter_finalizing():
+        return
+    PyGILState_Ensure()
+    PyThreadState_Clear(PyThreadState_Get())
+    PyThreadState_DeleteCurrent()
+
+
+cdef inline bint enter_python() noexcept nogil:
+    """False when deliveries must be dropped; otherwise `with gil` is cheap afterwards."""
+    global caffi_thread_has_state
+    if caffi_shutting_down or caffi_interpreter_finalizing():
+        return False
+    if not caffi_thread_has_state:
+        caffi_thread_has_state = 1
+        if PyGILState_GetThisThreadState() == NULL:
+            # A libca thread: this Ensure is never released, so its thread state stays.
+            PyGILState_Ensure()
+            PyEval_SaveThread()
+            epicsAtThreadExit(drop_thread_state, NULL)
+    return True
+
+
+cdef void call_user(object callback, object argument) noexcept:
+    """Run a user callback; an exception is reported and swallowed (§11.5)."""
+    global caffi_callback_depth
+    caffi_callback_depth += 1
+    cdef PyObject *result = PyObject_CallOneArg(callback, argument)
+    caffi_callback_depth -= 1
+    if result == NULL:
+        PyErr_WriteUnraisable(callback)
+    else:
+        Py_DECREF(<object>result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records. Each lives as long as libca may hand its pointer back (§11.6).
+
+cdef dict _contexts = {}          # address of a live libca context -> ContextRecord
+
+
+cdef class ContextRecord:
+    """A libca client context; also the handle current_context() returns."""
+    cdef cadef.ca_client_context *context
+    cdef bint destroyed
+    cdef set channels
+    cdef list pending_reads        # DBRBuffers libca may fill until the next pend_io returns
+    cdef dict group_reads          # gid -> DBRBuffers, until sg_block/sg_reset/sg_delete
+    cdef object exception_callback
+
+    def __cinit__(self):
+        self.channels = set()
+        self.pending_reads = []
+        self.group_reads = {}
+
+    def __repr__(self):
+        state = 'destroyed' if self.destroyed else f'0x{<size_t>self.context:x}'
+        return f'<caffi context {state}>'
+
+    cdef void forget(self):
+        """The context is gone: every handle of it becomes stale."""
+        self.destroyed = True
+        for channel in list(self.channels):
+            (<ChannelRecord>channel).forget()
+        self.channels.clear()
+        self.pending_reads.clear()
+        self.group_reads.clear()
+        self.exception_callback = None
+
+
+cdef ContextRecord record_of_context(cadef.ca_client_context *context):
+    key = <size_t>context
+    record = _contexts.get(key)
+    if record is None:
+        record = ContextRecord()
+        (<ContextRecord>record).context = context
+        _contexts[key] = record
+    return record
+
+
+cdef ContextRecord thread_context(bint create):
+    """The calling thread's context; with `create`, a non-preemptive one is made if absent,
+    as libca itself does on the first call that needs one (§11.2)."""
+    cdef cadef.ca_client_context *context
+    with nogil:
+        context = cadef.ca_current_context()
+        if context == NULL and create:
+            cadef.ca_context_create(cadef.ca_disable_preemptive_callback)
+            context = cadef.ca_current_context()
+    if context == NULL:
+        return None
+    return record_of_context(context)
+
+
+cdef class ChannelRecord:
+    """A channel: the chid handle users hold and the record libca's user pointer leads to."""
+    cdef cadef.chid chid
+    cdef str channel_name
+    cdef ContextRecord context
+    cdef object connection_callback
+    cdef object access_rights_callback
+    cdef set subscriptions
+    cdef set pending               # Read/WriteRequests awaiting their one callback
+    cdef bint closed               # cleared, or clearing: no more calls, no more callbacks
+    cdef int users                 # calls into libca with this chid under way right now
+
+    def __cinit__(self):
+        self.subscriptions = set()
+        self.pending = set()
+
+    def __repr__(self):
+        return f'<caffi chid {self.channel_name!r}{" cleared" if self.closed else ""}>'
+
+    cdef inline cadef.chid acquire(self):
+        """The chid for one libca call, or NULL when the channel is stale."""
+        if self.closed or self.chid == NULL:
+            return NULL
+        self.users += 1
+        return self.chid
+
+    cdef void release(self):
+        self.users -= 1
+        if self.users == 0 and self.closed and self.chid != NULL:
+            self.destroy()
+
+    cdef void destroy(self):
+        """ca_clear_channel, once no other thread is inside libca with this chid."""
+        cdef cadef.chid chid = self.chid
+        with nogil:
+            cadef.ca_clear_channel(chid)
+        self.forget()
+
+    cdef void forget(self):
+        self.closed = True
+        self.chid = NULL
+        for subscription in self.subscriptions:
+            (<SubscriptionRecord>subscription).active = False
+            (<SubscriptionRecord>subscription).evid = NULL
+        self.subscriptions.clear()
+        self.pending.clear()
+        self.connection_callback = None
+        self.access_rights_callback = None
+        if self.context is not None:
+            self.context.channels.discard(self)
+
+
+cdef class SubscriptionRecord:
+    """A subscription: the evid handle and the record its update callbacks arrive with."""
+    cdef cadef.evid evid
+    cdef ChannelRecord channel
+    cdef object callback
+    cdef bint use_numpy
+    cdef bint active
+
+    def __repr__(self):
+        return f'<caffi evid of {self.channel.channel_name!r}{"" if self.active else " cleared"}>'
+
+
+cdef class CompletionRequest:
+    """One get or put with callback: libca calls back exactly once (or never, if cleared)."""
+    cdef ChannelRecord channel
+    cdef object callback
+    cdef bint use_numpy
+
+
+cdef ChannelRecord channel_or_none(object chid):
+    return chid if isinstance(chid, ChannelRecord) else None
+
+
+cdef ChannelRecord channel_for_info(object chid):
+    if not isinstance(chid, ChannelRecord):
+        raise TypeError(f'expected a chid from create_channel(), got {type(chid).__name__}')
+    return chid
+
+
+# ---------------------------------------------------------------------------------------------
+# Trampolines: libca -> Python.
+
+cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    cdef void *user = cadef.ca_puser(args.chid)
+    if user == NULL:
+        return
+    with gil:
+        channel = <ChannelRecord>user
+        if channel.closed:
+            return
+        if channel.chid == NULL:
+            channel.chid = args.chid          # libca may call before ca_create_channel returned
+        callback = channel.connection_callback
+        if callback is not None:
+            call_user(callback, {'chid': channel, 'op': op_member(args.op)})
+
+
+cdef void on_access_rights(cadef.access_rights_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    cdef void *user = cadef.ca_puser(args.chid)
+    if user == NULL:
+        return
+    with gil:
+        channel = <ChannelRecord>user
+        callback = channel.access_rights_callback
+        if channel.closed or callback is None:
+            return
+        call_user(callback, {'chid': channel, 'read_access': bool(args.ar.read_access),
+                             'write_access': bool(args.ar.write_access)})
+
+
+cdef inline dict update_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy):
+    """The §10.3 dict; libca passes no data when the status is not NORMAL."""
+    value = None
+    if args.status == caerr.ECA_NORMAL and args.dbr != NULL:
+        value = format_buffer(args.type, args.count, args.dbr, use_numpy)
+    return {'chid': channel, 'type': dbr_member(args.type), 'count': args.count,
+            'status': eca_member(args.status), 'value': value}
+
+
+cdef void on_update(cadef.event_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    with gil:
+        subscription = <SubscriptionRecord>args.usr
+        if not subscription.active or subscription.callback is None:
+            return
+        call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
+
+
+cdef inline CompletionRequest take_completion(void *user):
+    """The request of a one-shot callback, unregistered; None if its channel went away."""
+    request = <CompletionRequest>user
+    channel = request.channel
+    if channel.closed or request not in channel.pending:
+        return None
+    channel.pending.discard(request)
+    return request
+
+
+cdef void on_read(cadef.event_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    with gil:
+        request = take_completion(args.usr)
+        if request is not None:
+            call_user(request.callback, update_dict(request.channel, &args, request.use_numpy))
+
+
+cdef void on_write(cadef.event_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    with gil:
+        request = take_completion(args.usr)
+        if request is not None:
+            call_user(request.callback, {'chid': request.channel, 'type': dbr_member(args.type),
+                                         'count': args.count, 'status': eca_member(args.status)})
+
+
+cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
+    if not enter_python():
+        return
+    cdef void *channel_user = NULL
+    if args.chid != NULL:
+        channel_user = cadef.ca_puser(args.chid)
+    with gil:
+        context = <ContextRecord>args.usr
+        callback = context.exception_callback
+        if context.destroyed or callback is None:
+            return
+        call_user(callback, {
+            'chid': <ChannelRecord>channel_user if channel_user != NULL else None,
+            'type': dbr_member(args.type),
+            'count': args.count,
+            'addr': <size_t>args.addr if args.addr != NULL else None,
+            'stat': eca_member(args.stat),
+            'op': op_member(args.op),
+            'ctx': (<bytes>args.ctx).decode('utf-8', 'replace') if args.ctx != NULL else '',
+            'file': (<bytes>args.pFile).decode('utf-8', 'replace') if args.pFile != NULL else '',
+            'lineNo': args.lineNo,
+        })
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument resolution shared by get/put/subscribe (API.md §7).
+
+cdef long requested_type(cadef.chid chid, object chtype) except? -100:
+    """An explicit request type, or the channel's native type (-1 while disconnected)."""
+    cdef short native
+    if chtype is not None:
+        return _index(chtype)
+    with nogil:
+        native = cadef.ca_field_type(chid)
+    return native
+
+
+cdef unsigned long native_count(cadef.chid chid):
+    cdef unsigned long count
+    with nogil:
+        count = cadef.ca_element_count(chid)
+    return count
+
+
+cdef unsigned long resolved_count(object count, unsigned long native, bint zero_asks_server) except? 0:
+    """§7: None, negative or too large -> native; 0 -> native, or "server's length" for
+    callback reads and subscriptions."""
+    if count is None:
+        return native
+    cdef object n = _index(count)
+    if n == 0 and zero_asks_server:
+        return 0
+    if n <= 0 or n > native:
+        return native
+    return n
+
+
+cdef inline bint readable_type(long dbrtype):
+    return 0 <= dbrtype <= 38
+
+
+cdef inline object blocked_in_callback():
+    """pend_event/pend_io/sg_block would deadlock from inside a callback (§11.3)."""
+    return ECA.EVDISALLOW if caffi_callback_depth > 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.1 Contexts
+
+def create_context(preemptive_callback=True):
+    cdef cadef.ca_preemptive_callback_select select = (
+        cadef.ca_enable_preemptive_callback if preemptive_callback else cadef.ca_disable_preemptive_callback)
+    cdef int status
+    with nogil:
+        status = cadef.ca_context_create(select)
+    if status == caerr.ECA_NORMAL:
+        thread_context(False)
+    return eca_member(status)
+
+
+def destroy_context():
+    cdef cadef.ca_client_context *context
+    with nogil:
+        context = cadef.ca_current_context()
+    if context == NULL:
+        return None
+    record = <ContextRecord>_contexts.pop(<size_t>context, None)
+    if record is not None:
+        # Make every handle stale first, then let calls already inside libca finish.
+        for channel in record.channels:
+            (<ChannelRecord>channel).closed = True
+        wait_for_channel_users(record)
+    with nogil:
+        cadef.ca_context_destroy()
+    if record is not None:
+        record.forget()
+    return None
+
+
+cdef void wait_for_channel_users(ContextRecord record):
+    cdef int attempts = 0
+    while attempts < 20000 and any((<ChannelRecord>c).users for c in record.channels):
+        attempts += 1
+        with nogil:
+            usleep(100)
+
+
+def attach_context(context):
+    if context is None:
+        raise TypeError('attach_context() needs a context from current_context(), not None')
+    if not isinstance(context, ContextRecord):
+        raise TypeError(f'expected a context from current_context(), got {type(context).__name__}')
+    record = <ContextRecord>context
+    if record.destroyed:
+        return ECA.NOCACTX
+    cdef cadef.ca_client_context *pointer = record.context
+    cdef int status
+    with nogil:
+        status = cadef.ca_attach_context(pointer)
+    return eca_member(status)
+
+
+def detach_context():
+    with nogil:
+        cadef.ca_detach_context()
+    return None
+
+
+def current_context():
+    return thread_context(False)
+
+
+def show_context(context=None, int level=0):
+    cdef unsigned detail = level            # negative -> OverflowError
+    cdef cadef.ca_client_context *pointer
+    if context is None:
+        thread_context(True)
+        with nogil:
+            cadef.ca_client_status(detail)
+        return None
+    if not isinstance(context, ContextRecord):
+        raise TypeError(f'expected a context from current_context(), got {type(context).__name__}')
+    if (<ContextRecord>context).destroyed:
+        return None
+    pointer = (<ContextRecord>context).context
+    with nogil:
+        cadef.ca_context_status(pointer, detail)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.2 Channels
+
+def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
+    cdef bytes encoded
+    if isinstance(name, str):
+        encoded = name.encode('utf-8')
+    elif isinstance(name, bytes):
+        encoded = name
+        name = encoded.decode('utf-8', 'replace')
+    else:
+        raise TypeError(f'channel name must be str or bytes, not {type(name).__name__}')
+    cdef cadef.capri channel_priority = priority
+    cdef ContextRecord context = thread_context(True)
+    cdef ChannelRecord channel = ChannelRecord()
+    channel.channel_name = name
+    channel.context = context
+    channel.connection_callback = callback if callable(callback) else None
+    context.channels.add(channel)
+
+    cdef const char *c_name = encoded
+    cdef cadef.caCh *handler = NULL
+    if channel.connection_callback is not None:
+        handler = on_connection
+    cdef cadef.chid chid = NULL
+    cdef int status
+    with nogil:
+        status = cadef.ca_create_channel(c_name, handler, <void *>channel, channel_priority, &chid)
+    if status != caerr.ECA_NORMAL:
+        channel.forget()
+        return eca_member(status), None
+    channel.chid = chid
+    return ECA.NORMAL, channel
+
+
+def clear_channel(chid):
+    channel = channel_or_none(chid)
+    if channel is None or channel.closed or channel.chid == NULL:
+        return ECA.BADCHID
+    channel.closed = True
+    if channel.users == 0:
+        channel.destroy()
+    # else: the last call still inside libca with this chid clears it when it returns
+    return ECA.NORMAL
+
+
+def change_connection_event(chid, callback=None):
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID
+    channel.connection_callback = callback if callable(callback) else None
+    cdef cadef.caCh *handler = NULL
+    if channel.connection_callback is not None:
+        handler = on_connection
+    cdef int status
+    try:
+        with nogil:
+            status = cadef.ca_change_connection_event(c, handler)
+    finally:
+        channel.release()
+    return eca_member(status)
+
+
+def replace_access_rights_event(chid, callback=None):
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID
+    # stored first: libca calls a new handler at once, inside this call, when connected
+    channel.access_rights_callback = callback if callable(callback) else None
+    cdef cadef.caArh *handler = NULL
+    if channel.access_rights_callback is not None:
+        handler = on_access_rights
+    cdef int status
+    try:
+        with nogil:
+            status = cadef.ca_replace_access_rights_event(c, handler)
+    finally:
+        channel.release()
+    return eca_member(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.3 Channel information. Cleared channels answer from the record (§12), never from libca.
+
+def field_type(chid):
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return DBF.INVALID
+    cdef short native
+    with nogil:
+        native = cadef.ca_field_type(c)
+    channel.release()
+    return dbf_member(native)
+
+
+def element_count(chid):
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return 0
+    count = native_count(c)
+    channel.release()
+    return count
+
+
+def name(chid):
+    return channel_for_info(chid).channel_name
+
+
+def state(chid):
+    if chid is None:
+        return ChannelState.NEVER_SEARCH
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return ChannelState.CLOSED
+    cdef cadef.channel_state channel_state
+    with nogil:
+        channel_state = cadef.ca_state(c)
+    channel.release()
+    return channel_state_member(channel_state)
+
+
+def host_name(chid):
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return ''
+    cdef char text[256]
+    with nogil:
+        cadef.ca_get_host_name(c, text, sizeof(text))
+    channel.release()
+    return (<bytes>text).decode('utf-8', 'replace')
+
+
+def read_access(chid):
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return False
+    cdef unsigned allowed
+    with nogil:
+        allowed = cadef.ca_read_access(c)
+    channel.release()
+    return bool(allowed)
+
+
+def write_access(chid):
+    channel = channel_for_info(chid)
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return False
+    cdef unsigned allowed
+    with nogil:
+        allowed = cadef.ca_write_access(c)
+    channel.release()
+    return bool(allowed)
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.4 get, §6.5 put, §6.6 subscriptions
+
+cdef object _NOT_GIVEN = object()
+
+
+cdef object alias_of_chtype(object chtype, object ctype):
+    if ctype is _NOT_GIVEN:
+        return chtype
+    if chtype is not None:
+        raise TypeError('pass the request type as chtype or as ctype, not both')
+    return ctype
+
+
+def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=_NOT_GIVEN):
+    chtype = alias_of_chtype(chtype, ctype)
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID, None
+    cdef long dbrtype
+    cdef unsigned long n
+    cdef int status
+    cdef CompletionRequest request
+    cdef DBRBuffer buffer
+    try:
+        dbrtype = requested_type(c, chtype)
+        if not readable_type(dbrtype):
+            return ECA.BADTYPE, None
+        if callable(callback):
+            n = resolved_count(count, native_count(c), True)
+            request = CompletionRequest()
+            request.channel = channel
+            request.callback = callback
+            request.use_numpy = use_numpy
+            channel.pending.add(request)
+            with nogil:
+                status = cadef.ca_array_get_callback(dbrtype, n, c, on_read, <void *>request)
+            if status != caerr.ECA_NORMAL:
+                channel.pending.discard(request)
+            return eca_member(status), None
+        n = resolved_count(count, native_count(c), False)
+        buffer = DBRBuffer(request_size(dbrtype, n))
+        with nogil:
+            status = cadef.ca_array_get(dbrtype, n, c, buffer.data)
+        if status == caerr.ECA_NORMAL:
+            channel.context.pending_reads.append(buffer)
+        return eca_member(status), DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
+    finally:
+        channel.release()
+
+
+def put(chid, value, chtype=None, count=None, callback=None):
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID
+    cdef int status
+    cdef PutPayload payload
+    cdef CompletionRequest request
+    try:
+        prepared = prepare_put(value, requested_type(c, chtype), count, native_count(c))
+        if not isinstance(prepared, PutPayload):
+            return prepared
+        payload = prepared
+        if not callable(callback):
+            with nogil:
+                status = cadef.ca_array_put(payload.dbrtype, payload.count, c, payload.data)
+            return eca_member(status)
+        request = CompletionRequest()
+        request.channel = channel
+        request.callback = callback
+        channel.pending.add(request)
+        with nogil:
+            status = cadef.ca_array_put_callback(payload.dbrtype, payload.count, c, payload.data,
+                                                 on_write, <void *>request)
+        if status != caerr.ECA_NORMAL:
+            channel.pending.discard(request)
+        return eca_member(status)
+    finally:
+        channel.release()
+
+
+def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_numpy=False):
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID, None
+    cdef long dbrtype
+    cdef unsigned long n
+    cdef long event_mask = 5 if mask is None else _index(mask)       # DBE_VALUE | DBE_ALARM
+    cdef int status
+    cdef SubscriptionRecord subscription
+    try:
+        dbrtype = requested_type(c, chtype)
+        if not readable_type(dbrtype):
+            return ECA.BADTYPE, None
+        n = resolved_count(count, native_count(c), True)
+        subscription = SubscriptionRecord()
+        subscription.channel = channel
+        subscription.callback = callback if callable(callback) else None
+        subscription.use_numpy = use_numpy
+        subscription.active = True
+        channel.subscriptions.add(subscription)
+        with nogil:
+            status = cadef.ca_create_subscription(dbrtype, n, c, event_mask, on_update,
+                                                  <void *>subscription, &subscription.evid)
+        if status != caerr.ECA_NORMAL:
+            subscription.active = False
+            channel.subscriptions.discard(subscription)
+            return eca_member(status), None
+        return ECA.NORMAL, subscription
+    finally:
+        channel.release()
+
+
+def clear_subscription(evid):
+    if evid is None:
+        raise TypeError('clear_subscription() needs an evid from create_subscription(), not None')
+    if not isinstance(evid, SubscriptionRecord):
+        return ECA.BADCHID
+    subscription = <SubscriptionRecord>evid
+    channel = subscription.channel
+    if not subscription.active or subscription.evid == NULL:
+        return ECA.BADCHID
+    cdef cadef.chid c = channel.acquire()
+    if c == NULL:
+        return ECA.BADCHID
+    cdef cadef.evid e = subscription.evid
+    subscription.active = False
+    subscription.evid = NULL
+    cdef int status
+    try:
+        with nogil:
+            status = cadef.ca_clear_subscription(e)
+        channel.subscriptions.discard(subscription)
+    finally:
+        channel.release()
+    return eca_member(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.7 Execution and flushing (the calling thread's context, created implicitly)
+
+def pend_event(timeout):
+    cdef double seconds = timeout
+    refused = blocked_in_callback()
+    if refused is not None:
+        return refused
+    thread_context(True)
+    cdef int status
+    with nogil:
+        status = cadef.ca_pend_event(seconds)
+    return eca_member(status)
+
+
+def poll():
+    return pend_event(1e-12)
+
+
+def pend_io(timeout):
+    cdef double seconds = timeout
+    refused = blocked_in_callback()
+    if refused is not None:
+        return refused
+    cdef ContextRecord context = thread_context(True)
+    # Reads issued before this call are done or abandoned when it returns (§11.7).
+    cdef Py_ssize_t issued_before = len(context.pending_reads)
+    cdef int status
+    with nogil:
+        status = cadef.ca_pend_io(seconds)
+    del context.pending_reads[:issued_before]
+    return eca_member(status)
+
+
+def pend(timeout, early):
+    return pend_io(timeout) if early else pend_event(timeout)
+
+
+def flush_io():
+    thread_context(True)
+    cdef int status
+    with nogil:
+        status = cadef.ca_flush_io()
+    return eca_member(status)
+
+
+def test_io():
+    thread_context(True)
+    cdef int status
+    with nogil:
+        status = cadef.ca_test_io()
+    return eca_member(status)
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.8 Synchronous groups
+
+def sg_create():
+    thread_context(True)
+    cdef cadef.CA_SYNC_GID gid
+    cdef int status
+    with nogil:
+        status = cadef.ca_sg_create(&gid)
+    if status != caerr.ECA_NORMAL:
+        return eca_member(status), None
+    return ECA.NORMAL, gid
+
+
+cdef object finish_group(object gid, int status):
+    """libca no longer writes the group's read buffers once this returned (§11.7)."""
+    context = thread_context(False)
+    if context is not None:
+        (<ContextRecord>context).group_reads.pop(gid, None)
+    return eca_member(status)
+
+
+def sg_delete(gid):
+    cdef cadef.CA_SYNC_GID group = gid
+    cdef int status
+    thread_context(True)
+    with nogil:
+        status = cadef.ca_sg_delete(group)
+    return finish_group(gid, status)
+
+
+def sg_block(gid, timeout):
+    cdef cadef.CA_SYNC_GID group = gid
+    cdef double seconds = timeout
+    refused = blocked_in_callback()
+    if refused is not None:
+        return refused
+    thread_context(True)
+    cdef int status
+    with nogil:
+        status = cadef.ca_sg_block(group, seconds)
+    return finish_group(gid, status)
+
+
+def sg_reset(gid):
+    cdef cadef.CA_SYNC_GID group = gid
+    cdef int status
+    thread_context(True)
+    with nogil:
+        status = cadef.ca_sg_reset(group)
+    return finish_group(gid, status)
+
+
+def sg_test(gid):
+    cdef cadef.CA_SYNC_GID group = gid
+    cdef int status
+    thread_context(True)
+    with nogil:
+        status = cadef.ca_sg_test(group)
+    return eca_member(status)
+
+
+def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GIVEN):
+    chtype = alias_of_chtype(chtype, ctype)
+    cdef cadef.CA_SYNC_GID group = gid
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID, None
+    cdef long dbrtype
+    cdef unsigned long n
+    cdef int status
+    cdef DBRBuffer buffer
+    try:
+        dbrtype = requested_type(c, chtype)
+        if chtype is None and dbrtype < 0:
+            return ECA.DISCONN, None
+        if not readable_type(dbrtype):
+            return ECA.BADTYPE, None
+        n = resolved_count(count, native_count(c), False)
+        buffer = DBRBuffer(request_size(dbrtype, n))
+        context = thread_context(True)
+        with nogil:
+            status = cadef.ca_sg_array_get(group, dbrtype, n, c, buffer.data)
+        if status != caerr.ECA_NORMAL:
+            return eca_member(status), None
+        (<ContextRecord>context).group_reads.setdefault(gid, []).append(buffer)
+        return ECA.NORMAL, DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
+    finally:
+        channel.release()
+
+
+def sg_put(gid, chid, value, chtype=None, count=None):
+    cdef cadef.CA_SYNC_GID group = gid
+    channel = channel_or_none(chid)
+    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+    if c == NULL:
+        return ECA.BADCHID
+    cdef int status
+    cdef PutPayload payload
+    try:
+        prepared = prepare_put(value, requested_type(c, chtype), count, native_count(c))
+        if not isinstance(prepared, PutPayload):
+            return prepared
+        payload = prepared
+        thread_context(True)
+        with nogil:
+            status = cadef.ca_sg_array_put(group, payload.dbrtype, payload.count, c, payload.data)
+        return eca_member(status)
+    finally:
+        channel.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# §6.9 Miscellaneous
+
+def add_exception_event(callback=None):
+    cdef ContextRecord context = thread_context(True)
+    cdef int status
+    if callable(callback):
+        context.exception_callback = callback
+        with nogil:
+            status = cadef.ca_add_exception_event(on_exception, <void *>context)
+    else:
+        with nogil:
+            status = cadef.ca_add_exception_event(NULL, NULL)
+        context.exception_callback = None
+    return eca_member(status)
+
+
+def version():
+    cdef const char *text
+    with nogil:
+        text = cadef.ca_version()
+    return (<bytes>text).decode('ascii')
+
+
+def run_repeater():
+    """Run libca's CA repeater in the calling thread; it never returns."""
+    with nogil:
+        cadef.caRepeaterThread(NULL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreter exit: stop delivering, then shut the preemptive contexts down so that no libca
+# thread is left waiting for a GIL that will never be given back.
+
+def _shut_down():
+    global caffi_shutting_down
+    caffi_shutting_down = 1
+    cdef cadef.ca_client_context *pointer
+    cdef int status
+    own = thread_context(False)
+    if own is not None:
+        destroy_context()
+    for record in list(_contexts.values()):
+        context = <ContextRecord>record
+        for channel in context.channels:
+            (<ChannelRecord>channel).closed = True
+        wait_for_channel_users(context)
+        pointer = context.context
+        with nogil:
+            # non-preemptive contexts refuse (NOTTHREADED); they have no threads of their own
+            status = cadef.ca_attach_context(pointer)
+            if status == caerr.ECA_NORMAL:
+                cadef.ca_context_destroy()
+        context.forget()
+    _contexts.clear()
+
+atexit.register(_shut_down)

@@ -1,0 +1,37 @@
+# What _ca.pyx uses from the conversion layer, at C speed.
+
+cdef object dbr_member(long value)
+cdef object eca_member(long value)
+cdef object dbf_member(long value)
+cdef object op_member(long value)
+cdef object channel_state_member(long value)
+
+cdef Py_ssize_t request_size(long dbrtype, long count) except -1
+cdef object format_buffer(long dbrtype, long count, const void *data, bint use_numpy)
+
+
+cdef class DBRBuffer:
+    """Zero-filled C memory that libca writes a read reply into."""
+    cdef char *data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t exports
+
+
+cdef class DBRValue:
+    cdef public object dbrtype
+    cdef public object count
+    cdef public object cvalue
+    cdef public object use_numpy
+
+
+cdef class PutPayload:
+    """The C array handed to libca for one write, with whatever owns its memory."""
+    cdef long dbrtype
+    cdef unsigned long count
+    cdef const void *data
+    cdef char *owned
+    cdef object keeper
+    cdef void allocate(self, Py_ssize_t nbytes) except *
+
+
+cdef object prepare_put(object value, long dbrtype, object count, unsigned long native_count)

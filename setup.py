@@ -1,0 +1,38 @@
+"""Build caffi's two extension modules against the libca shipped by epicscorelibs.
+
+setuptools_dso links the extensions to epicscorelibs' libca/libCom with a relative rpath, so an
+installed caffi finds them next to it in site-packages with no environment variables set.
+"""
+import os
+
+import epicscorelibs.path
+import epicscorelibs.version
+from epicscorelibs.config import get_config_var
+# setuptools_dso's cythonize keeps the `dsos` link information that Cython's own drops
+from setuptools_dso import Extension, cythonize, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def extension(name):
+    return Extension(
+        name=f'caffi.{name}',
+        sources=[f'caffi/{name}.pyx'],
+        include_dirs=[epicscorelibs.path.include_path],
+        define_macros=get_config_var('CPPFLAGS'),
+        extra_compile_args=get_config_var('CFLAGS'),
+        extra_link_args=get_config_var('LDFLAGS'),
+        libraries=get_config_var('LDADD'),
+        dsos=['epicscorelibs.lib.ca', 'epicscorelibs.lib.Com'],
+    )
+
+
+setup(
+    ext_modules=cythonize(
+        [extension('_dbr'), extension('_ca')],
+        include_path=[os.path.join(HERE, 'include'), os.path.join(HERE, 'caffi')],
+        compiler_directives={'language_level': 3},
+    ),
+    install_requires=[epicscorelibs.version.abi_requires(), 'numpy>=1.21'],
+    entry_points={'console_scripts': []},
+)
