@@ -308,6 +308,9 @@ cdef object format_buffer(long dbrtype, long count, const void *data, bint use_n
     cdef int shape = layout.shape
     cdef int kind = layout.element
     cdef int i
+    cdef Py_ssize_t step
+    cdef const dba.dbr_gr_enum *labels
+    cdef int no_str
     cdef const dba.dbr_sts_short *sts = <const dba.dbr_sts_short *>data
     if shape == SHAPE_PLAIN or shape == SHAPE_CLASS_NAME:
         return format_value(kind, value_ptr, count, use_numpy)
