@@ -437,7 +437,7 @@ def current_context():
     return thread_context(False)
 
 
-def show_context(context=None, int level=0):
+def show_context(context=None, level=0):
     cdef unsigned detail = level            # negative -> OverflowError
     cdef cadef.ca_client_context *pointer
     if context is None:
