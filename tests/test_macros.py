@@ -3,6 +3,7 @@
 Expected values are copied from the spec tables. No IOC needed.
 """
 
+import os
 import subprocess
 import sys
 import types
@@ -486,8 +487,10 @@ def test_version():
 def test_ca_imported_eagerly():
     code = ('import sys, caffi; assert "caffi.ca" in sys.modules; '
             'assert caffi.ca is sys.modules["caffi.ca"]; print("ok")')
+    # run outside the checkout: `python -c` puts the working directory first on sys.path, where
+    # the source tree's caffi/ (without compiled modules) would shadow the installed package
     out = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, timeout=60)
+                         stderr=subprocess.PIPE, timeout=60, cwd=os.path.dirname(caffi.__file__) + '/..')
     assert out.returncode == 0, out.stderr.decode(errors='replace')
     assert out.stdout.strip() == b'ok'
 
