@@ -332,14 +332,23 @@ cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
 # ---------------------------------------------------------------------------------------------
 # Argument resolution shared by get/put/subscribe (API.md §7).
 
-cdef long requested_type(cadef.chid chid, object chtype) except? -100:
-    """An explicit request type, or the channel's native type (-1 while disconnected)."""
-    cdef short native
-    if chtype is not None:
-        return _index(chtype)
+cdef struct Native:
+    short field_type                 # -1 while disconnected
+    unsigned long element_count      # 0 while disconnected
+
+
+cdef Native native_of(cadef.chid chid):
+    """The channel's native type and count, read in one trip out of the GIL."""
+    cdef Native native
     with nogil:
-        native = cadef.ca_field_type(chid)
+        native.field_type = cadef.ca_field_type(chid)
+        native.element_count = cadef.ca_element_count(chid)
     return native
+
+
+cdef long requested_type(object chtype, Native native) except? -100:
+    """An explicit request type, or the channel's native type."""
+    return native.field_type if chtype is None else _index(chtype)
 
 
 cdef unsigned long native_count(cadef.chid chid):
@@ -360,6 +369,29 @@ cdef unsigned long resolved_count(object count, unsigned long native, bint zero_
     if n <= 0 or n > native:
         return native
     return n
+
+
+cdef enum:
+    PENDING_READS_BOUND = 1024
+
+
+cdef void keep_until_pend_io(ContextRecord context, DBRBuffer buffer):
+    """libca fills `buffer` until the context's next pend_io returns (§11.7).
+
+    A program that reads without ever calling pend_io would keep every buffer, so past a bound
+    the buffers are dropped as soon as libca reports all reads of the context done (test_io,
+    which only answers for the calling thread's context)."""
+    context.pending_reads.append(buffer)
+    cdef Py_ssize_t issued = len(context.pending_reads)
+    if issued < PENDING_READS_BOUND:
+        return
+    cdef cadef.ca_client_context *own
+    cdef int status
+    with nogil:
+        own = cadef.ca_current_context()
+        status = cadef.ca_test_io() if own == context.context else caerr.ECA_IOINPROGRESS
+    if status == caerr.ECA_IODONE:
+        del context.pending_reads[:issued]
 
 
 cdef inline bint readable_type(long dbrtype):
@@ -639,15 +671,17 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=
         return ECA.BADCHID, None
     cdef long dbrtype
     cdef unsigned long n
+    cdef Native native
     cdef int status
     cdef CompletionRequest request
     cdef DBRBuffer buffer
     try:
-        dbrtype = requested_type(c, chtype)
+        native = native_of(c)
+        dbrtype = requested_type(chtype, native)
         if not readable_type(dbrtype):
             return ECA.BADTYPE, None
         if callable(callback):
-            n = resolved_count(count, native_count(c), True)
+            n = resolved_count(count, native.element_count, True)
             request = CompletionRequest()
             request.channel = channel
             request.callback = callback
@@ -658,12 +692,12 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=
             if status != caerr.ECA_NORMAL:
                 channel.pending.discard(request)
             return eca_member(status), None
-        n = resolved_count(count, native_count(c), False)
+        n = resolved_count(count, native.element_count, False)
         buffer = DBRBuffer(request_size(dbrtype, n))
         with nogil:
             status = cadef.ca_array_get(dbrtype, n, c, buffer.data)
         if status == caerr.ECA_NORMAL:
-            channel.context.pending_reads.append(buffer)
+            keep_until_pend_io(channel.context, buffer)
         return eca_member(status), DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
     finally:
         channel.release()
@@ -674,11 +708,13 @@ def put(chid, value, chtype=None, count=None, callback=None):
     cdef cadef.chid c = channel.acquire() if channel is not None else NULL
     if c == NULL:
         return ECA.BADCHID
+    cdef Native native
     cdef int status
     cdef PutPayload payload
     cdef CompletionRequest request
     try:
-        prepared = prepare_put(value, requested_type(c, chtype), count, native_count(c))
+        native = native_of(c)
+        prepared = prepare_put(value, requested_type(chtype, native), count, native.element_count)
         if not isinstance(prepared, PutPayload):
             return prepared
         payload = prepared
@@ -708,13 +744,15 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
     cdef long dbrtype
     cdef unsigned long n
     cdef long event_mask = 5 if mask is None else _index(mask)       # DBE_VALUE | DBE_ALARM
+    cdef Native native
     cdef int status
     cdef SubscriptionRecord subscription
     try:
-        dbrtype = requested_type(c, chtype)
+        native = native_of(c)
+        dbrtype = requested_type(chtype, native)
         if not readable_type(dbrtype):
             return ECA.BADTYPE, None
-        n = resolved_count(count, native_count(c), True)
+        n = resolved_count(count, native.element_count, True)
         subscription = SubscriptionRecord()
         subscription.channel = channel
         subscription.callback = callback if callable(callback) else None
@@ -883,15 +921,17 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GI
         return ECA.BADCHID, None
     cdef long dbrtype
     cdef unsigned long n
+    cdef Native native
     cdef int status
     cdef DBRBuffer buffer
     try:
-        dbrtype = requested_type(c, chtype)
+        native = native_of(c)
+        dbrtype = requested_type(chtype, native)
         if chtype is None and dbrtype < 0:
             return ECA.DISCONN, None
         if not readable_type(dbrtype):
             return ECA.BADTYPE, None
-        n = resolved_count(count, native_count(c), False)
+        n = resolved_count(count, native.element_count, False)
         buffer = DBRBuffer(request_size(dbrtype, n))
         context = thread_context(True)
         with nogil:
@@ -910,10 +950,12 @@ def sg_put(gid, chid, value, chtype=None, count=None):
     cdef cadef.chid c = channel.acquire() if channel is not None else NULL
     if c == NULL:
         return ECA.BADCHID
+    cdef Native native
     cdef int status
     cdef PutPayload payload
     try:
-        prepared = prepare_put(value, requested_type(c, chtype), count, native_count(c))
+        native = native_of(c)
+        prepared = prepare_put(value, requested_type(chtype, native), count, native.element_count)
         if not isinstance(prepared, PutPayload):
             return prepared
         payload = prepared
