@@ -991,6 +991,23 @@ def version():
     return (<bytes>text).decode('ascii')
 
 
+def _update_dict(dbrtype, count, buffer, use_numpy=False, status=caerr.ECA_NORMAL):
+    """The §10.3 dict a subscription callback receives, built by the trampolines' own code from
+    a DBR buffer (chid None); for benchmarks and tests of the callback path without a server."""
+    cdef const unsigned char[::1] raw = buffer
+    cdef cadef.event_handler_args args
+    cdef ChannelRecord nobody = ChannelRecord()
+    args.usr = NULL
+    args.chid = NULL
+    args.type = dbrtype
+    args.count = count
+    args.dbr = &raw[0] if raw.shape[0] else NULL
+    args.status = status
+    result = update_dict(nobody, &args, use_numpy)
+    result['chid'] = None
+    return result
+
+
 def run_repeater():
     """Run libca's CA repeater in the calling thread; it never returns."""
     with nogil:

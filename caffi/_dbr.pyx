@@ -631,3 +631,13 @@ cdef object prepare_put(object value, long dbrtype, object count, unsigned long 
 import array as _array_module
 import collections.abc as _abc
 cdef tuple _SEQUENCE_TYPES = (_array_module.array, _abc.Sequence)
+
+
+def _prepare_put(value, dbrtype, count=None, native_count=1):
+    """prepare_put() for tests and benchmarks: (request type, count, bytes written) or an ECA."""
+    prepared = prepare_put(value, dbrtype, count, native_count)
+    if not isinstance(prepared, PutPayload):
+        return prepared
+    cdef PutPayload payload = prepared
+    cdef Py_ssize_t nbytes = payload.count * ELEMENT_SIZE[write_kind(payload.dbrtype)]
+    return payload.dbrtype, payload.count, PyBytes_FromStringAndSize(<const char *>payload.data, nbytes)
