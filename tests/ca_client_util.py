@@ -5,6 +5,8 @@ All helpers assume the calling thread has a preemptive context (see
 waited for with :class:`threading.Event` and bounded timeouts.
 """
 
+import contextlib
+import functools
 import threading
 import time
 
@@ -43,11 +45,11 @@ def wait_for(predicate, timeout=TIMEOUT, interval=0.01):
 
 
 def connect(name, timeout=TIMEOUT):
-    """Create a channel without connection handler and wait until it connects."""
+    """create_channel without callback + pend_io: a connected chid."""
     status, chid = ca.create_channel(name)
-    assert status == ECA.NORMAL, (name, status)
-    ca.pend_io(timeout)
-    assert ca.state(chid) == ChannelState.CONN, (name, ca.state(chid))
+    assert status == ECA.NORMAL
+    assert ca.pend_io(timeout) == ECA.NORMAL
+    assert ca.state(chid) == ChannelState.CONN
     return chid
 
 
@@ -137,3 +139,68 @@ def put_wait(chid, value, chtype=None, count=None, timeout=TIMEOUT):
     assert done.wait(1, timeout), 'put callback not delivered'
     assert done.items[0]['status'] == ECA.NORMAL, done.items[0]
     return done.items[0]
+
+
+# ---------------------------------------------------------------------------
+# Tests that run in their own thread with their own context (contexts belong to threads)
+
+
+def run_in_thread(func, *args, timeout=90.0, **kwargs):
+    """Run ``func(*args, **kwargs)`` in a new thread; return its result or raise its exception."""
+    outcome = {}
+
+    def body():
+        try:
+            outcome['result'] = func(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller
+            outcome['error'] = exc
+
+    worker = threading.Thread(target=body, name='caffi-test-%s' % func.__name__, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise AssertionError('%s did not finish within %.0f s' % (func.__name__, timeout))
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome.get('result')
+
+
+def in_fresh_thread(test=None, timeout=90.0):
+    """Decorator: run the test body (with its fixtures) in a new thread without a CA context.
+
+    ``@in_fresh_thread`` or ``@in_fresh_thread(timeout=...)``.
+    """
+    if test is None:
+        return functools.partial(in_fresh_thread, timeout=timeout)
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        def body():
+            assert ca.current_context() is None, 'fresh thread already has a CA context'
+            return test(*args, **kwargs)
+        body.__name__ = test.__name__
+        return run_in_thread(body, timeout=timeout)
+    return wrapper
+
+
+@contextlib.contextmanager
+def own_context(preemptive=True):
+    """Create a context for the calling thread, destroy it on exit."""
+    assert ca.create_context(preemptive) == ECA.NORMAL
+    try:
+        yield ca.current_context()
+    finally:
+        ca.destroy_context()
+
+
+def wait_until(predicate, timeout=10.0, pump=False):
+    """Bounded wait; with *pump* the calling thread runs pend_event (non-preemptive contexts)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        if pump:
+            ca.pend_event(0.02)
+        else:
+            time.sleep(0.01)
+    return True

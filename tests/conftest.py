@@ -62,3 +62,35 @@ def restartable_ioc(ioc):
     yield ioc
     if not ioc.running:
         ioc.start()
+
+
+# ---------------------------------------------------------------------------
+# Client side for the data-path modules (test_get, test_put, ...): they run in pytest's own
+# thread and mark themselves with `pytestmark = pytest.mark.usefixtures('context')`.
+
+
+@pytest.fixture(scope='module')
+def context(ioc):
+    """A preemptive context in pytest's thread for one test module, destroyed after it."""
+    from ca_client_util import preemptive_context
+    yield from preemptive_context()
+
+
+@pytest.fixture(scope='module')
+def chans(context):
+    """Connected channels by record name (``chans['catest']``), cleared after the module."""
+    from ca_client_util import Channels
+    channels = Channels()
+    yield channels
+    channels.close()
+
+
+@pytest.fixture
+def exceptions(context):
+    """libca exception reports of this test, collected instead of printed."""
+    import caffi.ca as ca
+    from ca_client_util import Collector
+    collector = Collector()
+    assert ca.add_exception_event(collector) == ca.ECA.NORMAL
+    yield collector
+    ca.add_exception_event(None)

@@ -7,16 +7,15 @@ import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 
-from ca_client_util import Channels, Collector, preemptive_context, put_wait
+from ca_client_util import Channels, Collector, put_wait
 from ioc_harness import RECORDS
 
 N = RECORDS['cawavehuge'].count       # 4000000
 BIG_TIMEOUT = 60.0
 
 
-@pytest.fixture(scope='module', autouse=True)
-def context(ioc):
-    yield from preemptive_context()
+# every test of this module runs in pytest's thread with a module-wide preemptive context
+pytestmark = pytest.mark.usefixtures('context')
 
 
 @pytest.fixture(scope='module')

@@ -5,8 +5,6 @@ scenario here runs in a fresh thread (``in_fresh_thread``) that creates and dest
 own contexts; the main thread never gets a CA context from this module.
 """
 
-import contextlib
-import functools
 import threading
 import time
 
@@ -16,59 +14,10 @@ import caffi.ca as ca
 from caffi.constants import CA_OP, ECA, ChannelState
 from caffi.dbr import DBF, DBR
 
+from ca_client_util import connect, in_fresh_thread, own_context, run_in_thread, wait_until
+
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def run_in_thread(func, *args, timeout=60.0, **kwargs):
-    """Run ``func(*args, **kwargs)`` in a new thread; return its result or raise its exception."""
-    outcome = {}
-
-    def body():
-        try:
-            outcome['result'] = func(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the caller
-            outcome['error'] = exc
-
-    worker = threading.Thread(target=body, name='caffi-test-%s' % func.__name__, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise AssertionError('%s did not finish within %.0f s' % (func.__name__, timeout))
-    if 'error' in outcome:
-        raise outcome['error']
-    return outcome.get('result')
-
-
-def in_fresh_thread(test):
-    """Decorator: run the test body (with its fixtures) in a new thread without a CA context."""
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        def body():
-            assert ca.current_context() is None, 'fresh thread already has a CA context'
-            return test(*args, **kwargs)
-        body.__name__ = test.__name__
-        return run_in_thread(body)
-    return wrapper
-
-
-@contextlib.contextmanager
-def own_context(preemptive=True):
-    """Create a context for the calling thread, destroy it on exit."""
-    assert ca.create_context(preemptive) == ECA.NORMAL
-    try:
-        yield ca.current_context()
-    finally:
-        ca.destroy_context()
-
-
-def connect(name, timeout=10.0):
-    """create_channel without callback + pend_io: a connected chid."""
-    status, chid = ca.create_channel(name)
-    assert status == ECA.NORMAL
-    assert ca.pend_io(timeout) == ECA.NORMAL
-    assert ca.state(chid) == ChannelState.CONN
-    return chid
 
 
 def make_context_in_thread(preemptive):
@@ -89,19 +38,6 @@ def destroy_foreign_context(ctx):
         ca.destroy_context()
     body.__name__ = 'destroy_context'
     run_in_thread(body)
-
-
-def wait_until(predicate, timeout=10.0, pump=False):
-    """Bounded wait; with *pump* the calling thread runs pend_event (non-preemptive contexts)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        if pump:
-            ca.pend_event(0.02)
-        else:
-            time.sleep(0.01)
-    return True
 
 
 # ---------------------------------------------------------------------------

@@ -17,8 +17,7 @@ import caffi.ca as ca
 from caffi.constants import ECA, AlarmCondition, AlarmSeverity
 from caffi.dbr import DBR, DBRValue, format_dbr
 
-from ca_client_util import (Channels, Collector, connect, get_callback, get_value,
-                            preemptive_context, put_wait)
+from ca_client_util import Collector, connect, get_callback, get_value, put_wait
 from ioc_harness import RECORDS
 
 STRING, SHORT, FLOAT, ENUM, CHAR, LONG, DOUBLE = range(7)
@@ -167,16 +166,8 @@ def check_dbr_result(t, count, value, use_numpy, rtype):
 # Fixtures
 
 
-@pytest.fixture(scope='module', autouse=True)
-def context(ioc):
-    yield from preemptive_context()
-
-
-@pytest.fixture(scope='module')
-def chans(context):
-    channels = Channels()
-    yield channels
-    channels.close()
+# every test of this module runs in pytest's thread with a module-wide preemptive context
+pytestmark = pytest.mark.usefixtures('context')
 
 
 @pytest.fixture(scope='module', autouse=True)

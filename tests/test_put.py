@@ -17,29 +17,11 @@ import caffi.ca as ca
 from caffi.constants import ECA, CA_OP, AlarmSeverity
 from caffi.dbr import DBR
 
-from ca_client_util import (Channels, Collector, get_callback, get_value, preemptive_context,
-                            put_wait, read_back)
+from ca_client_util import Collector, get_callback, get_value, put_wait, read_back
 
 
-@pytest.fixture(scope='module', autouse=True)
-def context(ioc):
-    yield from preemptive_context()
-
-
-@pytest.fixture(scope='module')
-def chans(context):
-    channels = Channels()
-    yield channels
-    channels.close()
-
-
-@pytest.fixture
-def exceptions(context):
-    """libca exception reports of this test (instead of libca's printout)."""
-    collector = Collector()
-    assert ca.add_exception_event(collector) == ECA.NORMAL
-    yield collector
-    ca.add_exception_event(None)
+# every test of this module runs in pytest's thread with a module-wide preemptive context
+pytestmark = pytest.mark.usefixtures('context')
 
 
 def put_ok(chid, value, chtype=None, count=None):

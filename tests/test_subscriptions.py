@@ -9,21 +9,13 @@ import caffi.ca as ca
 from caffi.constants import DBE, ECA, AlarmCondition, AlarmSeverity, ChannelState
 from caffi.dbr import DBR
 
-from ca_client_util import Channels, Collector, connect, preemptive_context, put_wait, wait_for
+from ca_client_util import Collector, connect, put_wait, wait_for
 
 QUIET = 0.5     # how long to watch for deliveries that must not come
 
 
-@pytest.fixture(scope='module', autouse=True)
-def context(ioc):
-    yield from preemptive_context()
-
-
-@pytest.fixture(scope='module')
-def chans(context):
-    channels = Channels()
-    yield channels
-    channels.close()
+# every test of this module runs in pytest's thread with a module-wide preemptive context
+pytestmark = pytest.mark.usefixtures('context')
 
 
 @pytest.fixture

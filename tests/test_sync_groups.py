@@ -10,21 +10,13 @@ import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR, DBRValue
 
-from ca_client_util import Channels, Collector, connect, preemptive_context, put_wait, read_back
+from ca_client_util import Collector, connect, put_wait, read_back
 
 BAD_GID = 0x7FFFFFF0
 
 
-@pytest.fixture(scope='module', autouse=True)
-def context(ioc):
-    yield from preemptive_context()
-
-
-@pytest.fixture(scope='module')
-def chans(context):
-    channels = Channels()
-    yield channels
-    channels.close()
+# every test of this module runs in pytest's thread with a module-wide preemptive context
+pytestmark = pytest.mark.usefixtures('context')
 
 
 @pytest.fixture
@@ -34,14 +26,6 @@ def gid(context):
     assert type(gid) is int
     yield gid
     ca.sg_delete(gid)
-
-
-@pytest.fixture
-def exceptions(context):
-    collector = Collector()
-    assert ca.add_exception_event(collector) == ECA.NORMAL
-    yield collector
-    ca.add_exception_event(None)
 
 
 WRITES = [
