@@ -351,13 +351,6 @@ cdef long requested_type(object chtype, Native native) except? -100:
     return native.field_type if chtype is None else _index(chtype)
 
 
-cdef unsigned long native_count(cadef.chid chid):
-    cdef unsigned long count
-    with nogil:
-        count = cadef.ca_element_count(chid)
-    return count
-
-
 cdef unsigned long resolved_count(object count, unsigned long native, bint zero_asks_server) except? 0:
     """§7: None, negative or too large -> native; 0 -> native, or "server's length" for
     callback reads and subscriptions."""
@@ -573,26 +566,38 @@ def replace_access_rights_event(chid, callback=None):
 # ---------------------------------------------------------------------------------------------
 # §6.3 Channel information. Cleared channels answer from the record (§12), never from libca.
 
-def field_type(chid):
+cdef enum ChannelQuery:
+    QUERY_FIELD_TYPE, QUERY_ELEMENT_COUNT, QUERY_STATE, QUERY_READ_ACCESS, QUERY_WRITE_ACCESS
+
+
+cdef long query_channel(object chid, ChannelQuery query, long when_stale) except? -2:
+    """One libca information call on a live channel; `when_stale` for a cleared one (§12)."""
     channel = channel_for_info(chid)
     cdef cadef.chid c = channel.acquire()
     if c == NULL:
-        return DBF.INVALID
-    cdef short native
+        return when_stale
+    cdef long answer
     with nogil:
-        native = cadef.ca_field_type(c)
+        if query == QUERY_FIELD_TYPE:
+            answer = cadef.ca_field_type(c)
+        elif query == QUERY_ELEMENT_COUNT:
+            answer = cadef.ca_element_count(c)
+        elif query == QUERY_STATE:
+            answer = cadef.ca_state(c)
+        elif query == QUERY_READ_ACCESS:
+            answer = cadef.ca_read_access(c)
+        else:
+            answer = cadef.ca_write_access(c)
     channel.release()
-    return dbf_member(native)
+    return answer
+
+
+def field_type(chid):
+    return dbf_member(query_channel(chid, QUERY_FIELD_TYPE, -1))
 
 
 def element_count(chid):
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
-        return 0
-    count = native_count(c)
-    channel.release()
-    return count
+    return query_channel(chid, QUERY_ELEMENT_COUNT, 0)
 
 
 def name(chid):
@@ -602,15 +607,7 @@ def name(chid):
 def state(chid):
     if chid is None:
         return ChannelState.NEVER_SEARCH
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
-        return ChannelState.CLOSED
-    cdef cadef.channel_state channel_state
-    with nogil:
-        channel_state = cadef.ca_state(c)
-    channel.release()
-    return channel_state_member(channel_state)
+    return channel_state_member(query_channel(chid, QUERY_STATE, cadef.cs_closed))
 
 
 def host_name(chid):
@@ -626,27 +623,11 @@ def host_name(chid):
 
 
 def read_access(chid):
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
-        return False
-    cdef unsigned allowed
-    with nogil:
-        allowed = cadef.ca_read_access(c)
-    channel.release()
-    return bool(allowed)
+    return bool(query_channel(chid, QUERY_READ_ACCESS, 0))
 
 
 def write_access(chid):
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
-        return False
-    cdef unsigned allowed
-    with nogil:
-        allowed = cadef.ca_write_access(c)
-    channel.release()
-    return bool(allowed)
+    return bool(query_channel(chid, QUERY_WRITE_ACCESS, 0))
 
 
 # ---------------------------------------------------------------------------------------------

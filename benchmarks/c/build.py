@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROGRAMS = ("ca_publisher", "ca_subscriber")
+PROGRAMS = ("ca_publisher", "ca_subscriber", "ca_roundtrip")
 
 
 def epics_paths():
