@@ -193,6 +193,63 @@ cdef class ChannelRecord:
             self.context.channels.discard(self)
 
 
+# ---------------------------------------------------------------------------------------------
+# Update counters: plain C, so that every subscription keeps them at the cost of a clock read.
+
+cdef extern from "<time.h>" nogil:
+    cdef struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clock, timespec *now)
+    enum:
+        CLOCK_REALTIME
+
+cdef struct UpdateCounters:
+    unsigned long long updates
+    unsigned long long bytes
+    double first_time               # POSIX seconds of the first update; 0 before any
+    double last_time
+    double window_start             # the rate window: when it began and the count then
+    unsigned long long window_updates
+    double previous_rate            # updates/s over the last completed window
+
+
+cdef inline double wall_clock() noexcept nogil:
+    cdef timespec now
+    clock_gettime(CLOCK_REALTIME, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef enum:
+    RATE_WINDOW_SECONDS = 1
+
+
+cdef inline void count_update(UpdateCounters *counters, unsigned long long nbytes) noexcept nogil:
+    cdef double now = wall_clock()
+    if counters.updates == 0:
+        counters.first_time = now
+        counters.window_start = now
+    counters.updates += 1
+    counters.bytes += nbytes
+    counters.last_time = now
+    if now - counters.window_start >= RATE_WINDOW_SECONDS:
+        counters.previous_rate = (counters.updates - counters.window_updates) / (now - counters.window_start)
+        counters.window_start = now
+        counters.window_updates = counters.updates
+
+
+cdef dict counters_dict(const UpdateCounters *counters):
+    """The counters as Python values; the rate covers the last full window up to now."""
+    cdef double now = wall_clock()
+    cdef double elapsed = now - counters.window_start
+    rate = counters.previous_rate
+    if counters.updates and elapsed >= RATE_WINDOW_SECONDS:
+        rate = (counters.updates - counters.window_updates) / elapsed
+    return {'updates': counters.updates, 'bytes': counters.bytes,
+            'first_update': counters.first_time or None, 'last_update': counters.last_time or None,
+            'rate': rate}
+
+
 cdef class SubscriptionRecord:
     """A subscription: the evid handle and the record its update callbacks arrive with."""
     cdef cadef.evid evid
@@ -200,6 +257,7 @@ cdef class SubscriptionRecord:
     cdef object callback
     cdef bint use_numpy
     cdef bint active
+    cdef UpdateCounters counters     # updated under the GIL by on_update
 
     def __repr__(self):
         return f'<caffi evid of {self.channel.channel_name!r}{"" if self.active else " cleared"}>'
@@ -271,9 +329,12 @@ cdef void on_update(cadef.event_handler_args args) noexcept nogil:
         return
     with gil:
         subscription = <SubscriptionRecord>args.usr
-        if not subscription.active or subscription.callback is None:
+        if not subscription.active:
             return
-        call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
+        if args.status == caerr.ECA_NORMAL:
+            count_update(&subscription.counters, request_size(args.type, args.count))
+        if subscription.callback is not None:
+            call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
 
 
 cdef inline CompletionRequest take_completion(void *user):
@@ -987,6 +1048,14 @@ def _update_dict(dbrtype, count, buffer, use_numpy=False, status=caerr.ECA_NORMA
     result = update_dict(nobody, &args, use_numpy)
     result['chid'] = None
     return result
+
+
+def subscription_counters(evid):
+    """Counters of a subscription: updates delivered with data, their DBR bytes, the POSIX times
+    of the first and last update (None before any) and the update rate over the last second."""
+    if not isinstance(evid, SubscriptionRecord):
+        raise TypeError(f'expected an evid from create_subscription(), got {type(evid).__name__}')
+    return counters_dict(&(<SubscriptionRecord>evid).counters)
 
 
 def run_repeater():
