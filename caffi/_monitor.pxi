@@ -1,0 +1,392 @@
+# Buffered monitors (caffi.monitor): included by _ca.pyx.
+#
+# libca's callback copies each update into the next slot of a preallocated ring in C and never
+# takes the GIL; Python threads take whole batches out of the ring. The ring is plain C memory
+# (MonitorRing) because the callback cannot touch Python objects; the Monitor object owns it
+# and frees it only after libca can no longer call back (subscription or channel cleared).
+
+from collections import namedtuple as _namedtuple
+
+from caffi._dbr import DBR
+
+cimport db_access as dba
+from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
+                         epicsMutexUnlock, epicsEventId, epicsEventCreate, epicsEventDestroy,
+                         epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
+from libc.string cimport memcpy, memset
+
+
+Batch = _namedtuple('Batch', 'values timestamps status severity counts')
+Batch.__doc__ = """Updates taken from a Monitor, oldest first: `values` is an (n, width) ndarray,
+`timestamps` POSIX seconds (float64), `status`/`severity` the alarm fields (int16; zero for
+plain request types), `counts` the element count each update delivered (uint32)."""
+
+Update = _namedtuple('Update', 'value timestamp status severity count')
+Update.__doc__ = """One update: the value (a scalar for one-element monitors, else a 1-D ndarray
+of the delivered elements), its POSIX timestamp, alarm status, severity and element count."""
+
+
+cdef struct SlotMeta:
+    short status
+    short severity
+    unsigned int seconds             # POSIX seconds
+    unsigned int nanoseconds
+    unsigned int count               # elements the update delivered
+
+
+cdef struct MonitorRing:
+    epicsMutexId lock
+    epicsEventId ready               # triggered after each stored update and at close
+    Py_ssize_t value_offset          # of the value in the DBR buffer
+    bint has_stamp                   # TIME_ request: alarm fields and server time stamp
+    Py_ssize_t element_size
+    Py_ssize_t width                 # elements per slot
+    Py_ssize_t depth                 # slots
+    char *values                     # depth * width * element_size
+    SlotMeta *meta
+    Py_ssize_t oldest
+    Py_ssize_t filled
+    bint drop_newest                 # full ring: drop the update that arrives (else the oldest)
+    bint closed
+    unsigned long long dropped
+    unsigned long long failures      # deliveries without data (status not NORMAL)
+    UpdateCounters counters          # every update delivered with data
+
+
+cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
+    cdef MonitorRing *ring = <MonitorRing *>args.usr
+    cdef Py_ssize_t slot, delivered
+    cdef const dba.dbr_time_short *stamped
+    cdef double now
+    cdef char *row
+    epicsMutexLock(ring.lock)
+    if ring.closed:
+        epicsMutexUnlock(ring.lock)
+        return
+    if args.status != caerr.ECA_NORMAL or args.dbr == NULL:
+        ring.failures += 1
+        epicsMutexUnlock(ring.lock)
+        return
+    count_update(&ring.counters, <unsigned long long>args.count * ring.element_size)
+    if ring.filled == ring.depth:
+        ring.dropped += 1
+        if ring.drop_newest:
+            epicsMutexUnlock(ring.lock)
+            return
+        ring.oldest = (ring.oldest + 1) % ring.depth
+        ring.filled -= 1
+    slot = (ring.oldest + ring.filled) % ring.depth
+    delivered = min(<Py_ssize_t>args.count, ring.width)
+    row = ring.values + slot * ring.width * ring.element_size
+    memcpy(row, <const char *>args.dbr + ring.value_offset, delivered * ring.element_size)
+    if delivered < ring.width:
+        memset(row + delivered * ring.element_size, 0, (ring.width - delivered) * ring.element_size)
+    if ring.has_stamp:
+        stamped = <const dba.dbr_time_short *>args.dbr
+        ring.meta[slot].status = stamped.status
+        ring.meta[slot].severity = stamped.severity
+        ring.meta[slot].seconds = stamped.stamp.secPastEpoch + POSIX_TIME_AT_EPICS_EPOCH
+        ring.meta[slot].nanoseconds = stamped.stamp.nsec
+    else:
+        now = ring.counters.last_time
+        ring.meta[slot].status = 0
+        ring.meta[slot].severity = 0
+        ring.meta[slot].seconds = <unsigned int>now
+        ring.meta[slot].nanoseconds = <unsigned int>((now - <unsigned int>now) * 1e9)
+    ring.meta[slot].count = args.count
+    ring.filled += 1
+    epicsMutexUnlock(ring.lock)
+    epicsEventTrigger(ring.ready)
+
+
+cdef enum:
+    POSIX_TIME_AT_EPICS_EPOCH = 631152000
+
+# numpy dtypes of the DBF base types, indexed by `request type % 7`
+cdef tuple MONITOR_DTYPES = ('S40', 'int16', 'float32', 'uint16', 'uint8', 'int32', 'float64')
+
+
+cdef class Monitor(SubscriptionRecord):
+    """A buffered subscription: updates wait in a ring in C until Python takes them.
+
+    Monitor(chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024, overflow='drop_oldest',
+            mask=None, notify=None, notify_interval=0.1)
+
+    `chtype` is a plain or TIME_ request type (TIME_ types keep the server's time stamp and
+    alarm fields). `count` is the number of elements kept per update (default: the channel's
+    native count; the subscription asks the server for its current length). When the ring of
+    `depth` slots is full, 'drop_oldest' overwrites the oldest update and 'drop_newest' discards
+    the arriving one; either way `dropped` counts it. With `notify`, a thread of the monitor calls
+    notify(batch) with what arrived, at most every `notify_interval` seconds.
+    """
+    cdef MonitorRing *ring
+    cdef readonly object dtype
+    cdef readonly object request_type
+    cdef object _numpy
+    cdef object notifier
+    cdef object stop_notifier
+
+    def __cinit__(self, *args, **kwargs):
+        self.ring = <MonitorRing *>calloc(1, sizeof(MonitorRing))
+        if self.ring == NULL:
+            raise MemoryError()
+
+    def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+        import numpy
+        self._numpy = numpy
+        cdef long request = _index(chtype)
+        if not (0 <= request <= 6 or 14 <= request <= 20):
+            raise ValueError(f'a Monitor takes a plain or TIME_ request type, not {dbr_member(request)!r}')
+        if overflow not in ('drop_oldest', 'drop_newest'):
+            raise ValueError(f"overflow must be 'drop_oldest' or 'drop_newest', not {overflow!r}")
+        if depth < 1:
+            raise ValueError('depth must be at least 1')
+        channel = channel_or_none(chid)
+        cdef cadef.chid c = channel.acquire() if channel is not None else NULL
+        if c == NULL:
+            raise ValueError('Monitor needs a live chid from create_channel()')
+        cdef Native native
+        cdef long event_mask
+        cdef unsigned long requested_count
+        cdef int status
+        cdef MonitorRing *ring = self.ring
+        try:
+            native = native_of(c)
+            width = native.element_count if count is None else _index(count)
+            if width < 1:
+                raise ValueError('the channel is not connected: give an explicit count' if count is None
+                                 else 'count must be at least 1')
+            event_mask = 5 if mask is None else _index(mask)
+            self.request_type = dbr_member(request)
+            self.dtype = numpy.dtype(MONITOR_DTYPES[request % 7])
+            ring.value_offset = dba.dbr_value_offset[request]
+            ring.has_stamp = request >= dba.DBR_TIME_STRING
+            ring.element_size = dba.dbr_value_size[request]
+            ring.width = width
+            ring.depth = depth
+            ring.drop_newest = overflow == 'drop_newest'
+            ring.values = <char *>calloc(depth * width, ring.element_size)
+            ring.meta = <SlotMeta *>calloc(depth, sizeof(SlotMeta))
+            ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pxi', 0)
+            ring.ready = epicsEventCreate(epicsEventEmpty)
+            if ring.values == NULL or ring.meta == NULL or ring.lock == NULL or ring.ready == NULL:
+                raise MemoryError()
+            requested_count = 0 if count is None else width     # 0: the server's current length
+            self.channel = channel
+            self.callback = None
+            self.active = True
+            channel.subscriptions.add(self)
+            with nogil:
+                status = cadef.ca_create_subscription(request, requested_count, c,
+                                                      event_mask, on_buffered_update, <void *>ring,
+                                                      &self.evid)
+            if status != caerr.ECA_NORMAL:
+                self.active = False
+                channel.subscriptions.discard(self)
+                raise ValueError(f'ca_create_subscription failed: {eca_member(status)!r} '
+                                 f'({message(status)})')
+        finally:
+            channel.release()
+        if notify is not None:
+            self.start_notifier(notify, notify_interval)
+
+    def __dealloc__(self):
+        # libca no longer calls back: the subscription was cleared, or never made
+        if self.ring != NULL:
+            if self.ring.lock != NULL:
+                epicsMutexDestroy(self.ring.lock)
+            if self.ring.ready != NULL:
+                epicsEventDestroy(self.ring.ready)
+            free(self.ring.values)
+            free(self.ring.meta)
+            free(self.ring)
+
+    def __repr__(self):
+        name = self.channel.channel_name if self.channel is not None else '?'
+        return (f'<caffi Monitor of {name!r} {self.request_type!r} x{self.ring.width}, '
+                f'depth {self.ring.depth}{"" if self.active else ", closed"}>')
+
+    # -- consumer side ---------------------------------------------------------------------
+
+    @property
+    def width(self):
+        """Elements kept per update."""
+        return self.ring.width
+
+    @property
+    def depth(self):
+        return self.ring.depth
+
+    @property
+    def pending(self):
+        """Updates waiting in the ring."""
+        return self.ring.filled
+
+    @property
+    def closed(self):
+        return not self.active or self.ring.closed
+
+    def stats(self):
+        """Counters: updates delivered with data, bytes, first/last update time, rate over the
+        last second, plus `dropped` (overflow), `failures` (deliveries without data) and
+        `pending`."""
+        cdef dict result
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+        try:
+            result = counters_dict(&self.ring.counters)
+            result['dropped'] = self.ring.dropped
+            result['failures'] = self.ring.failures
+            result['pending'] = self.ring.filled
+        finally:
+            epicsMutexUnlock(self.ring.lock)
+        return result
+
+    def wait(self, timeout=None):
+        """Block (without the GIL) until an update is waiting; False on timeout or close."""
+        cdef double remaining = -1.0 if timeout is None else timeout
+        cdef double deadline = wall_clock() + remaining
+        cdef double slice_
+        cdef Py_ssize_t filled
+        cdef bint closed
+        while True:
+            with nogil:
+                epicsMutexLock(self.ring.lock)
+                filled = self.ring.filled
+                closed = self.ring.closed
+                epicsMutexUnlock(self.ring.lock)
+            if filled:
+                return True
+            if closed or not self.active:
+                return False
+            if timeout is not None:
+                remaining = deadline - wall_clock()
+                if remaining <= 0:
+                    return False
+            # bounded slices so that a channel cleared elsewhere is noticed
+            slice_ = 0.1 if timeout is None or remaining > 0.1 else remaining
+            with nogil:
+                epicsEventWaitWithTimeout(self.ring.ready, slice_)
+
+    def drain(self, max_n=None):
+        """Take up to `max_n` (default: all) waiting updates as a Batch, oldest first.
+
+        Each update is copied once, from its slot into the batch's `values` row.
+        """
+        cdef Py_ssize_t wanted = self.ring.filled if max_n is None else min(_index(max_n), self.ring.filled)
+        if wanted < 0:
+            wanted = 0
+        numpy = self._numpy
+        values = numpy.empty((wanted, self.ring.width), self.dtype)
+        timestamps = numpy.empty(wanted, numpy.float64)
+        status = numpy.empty(wanted, numpy.int16)
+        severity = numpy.empty(wanted, numpy.int16)
+        counts = numpy.empty(wanted, numpy.uint32)
+        cdef unsigned char[:, ::1] value_rows = values.view(numpy.uint8).reshape(wanted, -1) if wanted else None
+        cdef double[::1] stamp_out = timestamps
+        cdef short[::1] status_out = status
+        cdef short[::1] severity_out = severity
+        cdef unsigned int[::1] count_out = counts
+        cdef Py_ssize_t taken = 0, i, slot, first_run
+        cdef Py_ssize_t row_bytes = self.ring.width * self.ring.element_size
+        cdef MonitorRing *ring = self.ring
+        if wanted:
+            with nogil:
+                epicsMutexLock(ring.lock)
+                taken = min(wanted, ring.filled)     # another consumer may have taken some
+                # the slots form at most two contiguous runs: one memcpy each
+                first_run = min(taken, ring.depth - ring.oldest)
+                memcpy(&value_rows[0, 0], ring.values + ring.oldest * row_bytes, first_run * row_bytes)
+                if taken > first_run:
+                    memcpy(&value_rows[first_run, 0], ring.values, (taken - first_run) * row_bytes)
+                for i in range(taken):
+                    slot = (ring.oldest + i) % ring.depth
+                    stamp_out[i] = ring.meta[slot].seconds + ring.meta[slot].nanoseconds * 1e-9
+                    status_out[i] = ring.meta[slot].status
+                    severity_out[i] = ring.meta[slot].severity
+                    count_out[i] = ring.meta[slot].count
+                ring.oldest = (ring.oldest + taken) % ring.depth
+                ring.filled -= taken
+                epicsMutexUnlock(ring.lock)
+        if taken < wanted:
+            values, timestamps, status, severity, counts = (
+                values[:taken], timestamps[:taken], status[:taken], severity[:taken], counts[:taken])
+        return Batch(values, timestamps, status, severity, counts)
+
+    def get(self, timeout=None):
+        """The next update (waiting without the GIL); TimeoutError when none came in time."""
+        while True:
+            if not self.wait(timeout):
+                if self.closed:
+                    raise EOFError('the monitor is closed')
+                raise TimeoutError(f'no update within {timeout} s')
+            batch = self.drain(1)
+            if len(batch.counts):
+                break
+        count = int(batch.counts[0])
+        row = batch.values[0]
+        value = row[0].item() if self.ring.width == 1 else row[:min(count, self.ring.width)]
+        return Update(value, float(batch.timestamps[0]), int(batch.status[0]),
+                      int(batch.severity[0]), count)
+
+    def __iter__(self):
+        """Updates one by one until the monitor is closed."""
+        while True:
+            try:
+                yield self.get()
+            except EOFError:
+                return
+
+    # -- notifier --------------------------------------------------------------------------
+
+    cdef start_notifier(self, notify, interval):
+        import threading
+        if not callable(notify):
+            raise TypeError('notify must be callable')
+        self.stop_notifier = threading.Event()
+        self.notifier = threading.Thread(target=_notify_batches, name='caffi-monitor-notifier',
+                                         args=(self, notify, float(interval), self.stop_notifier),
+                                         daemon=True)
+        self.notifier.start()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close(self):
+        """Stop the subscription; what is still in the ring can be drained. Idempotent."""
+        import threading
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+            self.ring.closed = True
+            epicsMutexUnlock(self.ring.lock)
+            epicsEventTrigger(self.ring.ready)
+        if self.active:
+            clear_subscription(self)
+        if self.notifier is not None:
+            self.stop_notifier.set()
+            if self.notifier is not threading.current_thread():
+                self.notifier.join()
+            self.notifier = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _notify_batches(Monitor monitor, notify, double interval, stop):
+    """The notifier thread: every `interval` seconds, hand what arrived to `notify`."""
+    import sys
+    while not stop.wait(interval):
+        batch = monitor.drain()
+        if len(batch.counts):
+            try:
+                notify(batch)
+            except BaseException:
+                sys.unraisablehook(_UnraisableReport(*sys.exc_info(), 'caffi Monitor notify', notify))
+        if monitor.closed and not monitor.pending:
+            return
+
+
+_UnraisableReport = _namedtuple('UnraisableHookArgs', 'exc_type exc_value exc_traceback err_msg object')

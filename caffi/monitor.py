@@ -1,0 +1,23 @@
+"""Buffered monitors: high-rate subscriptions whose updates never wait for the GIL.
+
+libca's callback copies each update (value, alarm fields, time stamp, element count) into the
+next slot of a preallocated ring in C; Python takes them out in batches::
+
+    import caffi.ca as ca
+    from caffi.monitor import Monitor
+
+    ca.create_context(True)
+    status, chid = ca.create_channel('wave')
+    ca.pend_io(5)
+    with Monitor(chid, ca.DBR.TIME_DOUBLE, depth=4096) as monitor:
+        while running:
+            monitor.wait(1.0)
+            batch = monitor.drain()      # batch.values: (n, width) ndarray, one copy per update
+            process(batch.values, batch.timestamps)
+        print(monitor.stats())           # updates, bytes, rate, dropped, ...
+
+This module is not part of caffi.ca's API (whose __all__ stays as caffi 1.0 defines it).
+"""
+from ._ca import Batch, Monitor, Update
+
+__all__ = ['Monitor', 'Batch', 'Update']
