@@ -15,6 +15,9 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
 from libc.string cimport memcpy, memset
 
+cdef extern from "<string.h>" nogil:
+    size_t strnlen(const char *s, size_t maxlen)
+
 
 Batch = _namedtuple('Batch', 'values timestamps status severity counts')
 Batch.__doc__ = """Updates taken from a Monitor, oldest first: `values` is an (n, width) ndarray,
@@ -48,6 +51,8 @@ cdef struct MonitorRing:
     Py_ssize_t filled
     bint drop_newest                 # full ring: drop the update that arrives (else the oldest)
     bint closed
+    bint text                        # string request: elements are 40-byte C strings
+    int waiters                      # consumers blocked in wait(): only then is `ready` triggered
     unsigned long long dropped
     unsigned long long failures      # deliveries without data (status not NORMAL)
     UpdateCounters counters          # every update delivered with data
@@ -59,6 +64,9 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
     cdef const dba.dbr_time_short *stamped
     cdef double now
     cdef char *row
+    cdef char *element
+    cdef Py_ssize_t i, used
+    cdef bint wake
     epicsMutexLock(ring.lock)
     if ring.closed:
         epicsMutexUnlock(ring.lock)
@@ -81,6 +89,13 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
     memcpy(row, <const char *>args.dbr + ring.value_offset, delivered * ring.element_size)
     if delivered < ring.width:
         memset(row + delivered * ring.element_size, 0, (ring.width - delivered) * ring.element_size)
+    if ring.text:
+        # the server leaves whatever follows a string's terminator: clear it, so that the S40
+        # rows read back as the text alone
+        for i in range(delivered):
+            element = row + i * dba.MAX_STRING_SIZE
+            used = strnlen(element, dba.MAX_STRING_SIZE)
+            memset(element + used, 0, dba.MAX_STRING_SIZE - used)
     if ring.has_stamp:
         stamped = <const dba.dbr_time_short *>args.dbr
         ring.meta[slot].status = stamped.status
@@ -95,8 +110,10 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         ring.meta[slot].nanoseconds = <unsigned int>((now - <unsigned int>now) * 1e9)
     ring.meta[slot].count = args.count
     ring.filled += 1
+    wake = ring.waiters > 0          # no system call per update while nobody waits
     epicsMutexUnlock(ring.lock)
-    epicsEventTrigger(ring.ready)
+    if wake:
+        epicsEventTrigger(ring.ready)
 
 
 cdef enum:
@@ -142,6 +159,11 @@ cdef class Monitor(SubscriptionRecord):
             raise ValueError(f"overflow must be 'drop_oldest' or 'drop_newest', not {overflow!r}")
         if depth < 1:
             raise ValueError('depth must be at least 1')
+        if notify is not None and not callable(notify):
+            raise TypeError('notify must be callable')
+        notify_interval = float(notify_interval)
+        if notify is not None and notify_interval <= 0:
+            raise ValueError('notify_interval must be positive')
         channel = channel_or_none(chid)
         cdef cadef.chid c = channel.acquire() if channel is not None else NULL
         if c == NULL:
@@ -166,6 +188,7 @@ cdef class Monitor(SubscriptionRecord):
             ring.width = width
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
+            ring.text = request % 7 == dba.DBR_STRING
             ring.values = <char *>calloc(depth * width, ring.element_size)
             ring.meta = <SlotMeta *>calloc(depth, sizeof(SlotMeta))
             ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pxi', 0)
@@ -250,24 +273,31 @@ cdef class Monitor(SubscriptionRecord):
         cdef double slice_
         cdef Py_ssize_t filled
         cdef bint closed
+        cdef MonitorRing *ring = self.ring
         while True:
+            if timeout is not None:
+                remaining = deadline - wall_clock()
+            # bounded slices so that a channel cleared elsewhere is noticed
+            slice_ = 0.1 if timeout is None or remaining > 0.1 else remaining
             with nogil:
-                epicsMutexLock(self.ring.lock)
-                filled = self.ring.filled
-                closed = self.ring.closed
-                epicsMutexUnlock(self.ring.lock)
+                epicsMutexLock(ring.lock)
+                filled = ring.filled
+                closed = ring.closed
+                if not filled and not closed and slice_ > 0:
+                    ring.waiters += 1
+                    epicsMutexUnlock(ring.lock)
+                    epicsEventWaitWithTimeout(ring.ready, slice_)
+                    epicsMutexLock(ring.lock)
+                    ring.waiters -= 1
+                    filled = ring.filled
+                    closed = ring.closed
+                epicsMutexUnlock(ring.lock)
             if filled:
                 return True
             if closed or not self.active:
                 return False
-            if timeout is not None:
-                remaining = deadline - wall_clock()
-                if remaining <= 0:
-                    return False
-            # bounded slices so that a channel cleared elsewhere is noticed
-            slice_ = 0.1 if timeout is None or remaining > 0.1 else remaining
-            with nogil:
-                epicsEventWaitWithTimeout(self.ring.ready, slice_)
+            if timeout is not None and deadline - wall_clock() <= 0:
+                return False
 
     def drain(self, max_n=None):
         """Take up to `max_n` (default: all) waiting updates as a Batch, oldest first.
@@ -342,8 +372,6 @@ cdef class Monitor(SubscriptionRecord):
 
     cdef start_notifier(self, notify, interval):
         import threading
-        if not callable(notify):
-            raise TypeError('notify must be callable')
         self.stop_notifier = threading.Event()
         self.notifier = threading.Thread(target=_notify_batches, name='caffi-monitor-notifier',
                                          args=(self, notify, float(interval), self.stop_notifier),

@@ -10,8 +10,9 @@ next slot of a preallocated ring in C; Python takes them out in batches::
     status, chid = ca.create_channel('wave')
     ca.pend_io(5)
     with Monitor(chid, ca.DBR.TIME_DOUBLE, depth=4096) as monitor:
+        ca.flush_io()                    # like create_subscription, the request waits for a flush
         while running:
-            monitor.wait(1.0)
+            time.sleep(0.01)             # or monitor.wait(1.0); batches amortise the Python cost
             batch = monitor.drain()      # batch.values: (n, width) ndarray, one copy per update
             process(batch.values, batch.timestamps)
         print(monitor.stats())           # updates, bytes, rate, dropped, ...
