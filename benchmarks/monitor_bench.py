@@ -1,0 +1,707 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark suite: monitors, round trips and memory, caffi beside a C floor and peers.
+
+    python benchmarks/monitor_bench.py            # full run (installs the peers on first use)
+    python benchmarks/monitor_bench.py --short    # CI: C + this caffi only, under 3 minutes
+    python benchmarks/monitor_bench.py --help     # subsets, windows, repeats, CPUs
+
+Starts a CA-only soft IOC (epicscorelibs) on a private loopback port with benchmarks/ioc/bench.db
+(a scalar ``ao`` and DOUBLE waveforms of 1k, 100k and 1M elements) and runs, each client in its
+own process:
+
+1. monitors -- for every (subject, subscriber), interleaved, ``--repeats`` times: the C
+   publisher (benchmarks/c/ca_publisher) puts to the subject as fast as the IOC accepts, pinned
+   with the IOC on the *server* CPU; the subscriber, pinned alone on the *client* CPU, measures
+   updates, wall time and its process CPU (user + sys, all threads) over a window.
+   Subscribers: ``C`` (benchmarks/c/ca_subscriber: memcpy of each update, the floor), this
+   caffi with numpy and with lists, and the peers (peers.py): caffi 1.0.4 numpy/list, pyepics,
+   CaChannel 3.2 numpy.  Output per subject and subscriber: CPU us per update (total, user, sys)
+   and its ratio to C's, delivered updates/s and its ratio to C's, MB/s, the publisher's rate.
+2. round trips -- get + pend_io per second and put-with-callback (waited for) per second on
+   the scalar, one at a time, no publisher running; C (benchmarks/c/ca_roundtrip) and the same
+   libraries.
+3. memory -- this caffi's RSS before/after 1M scalar updates and after 2,000 updates of the
+   1M-element waveform (numpy), after a warm-up.
+
+Medians over the repeats.  At the end: the issue's targets (reported, not asserted) and the
+CI floors: generous limits on the ratios to C, each with its reason; the script exits 1 only if
+one of them is broken (or a client fails).  Needs epicscorelibs, numpy, taskset and a C
+compiler (the C programs are built with benchmarks/c/build.py at every start).
+"""
+import argparse
+import json
+import os
+import shutil
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import namedtuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import peers  # noqa: E402
+
+DB = os.path.join(HERE, "ioc", "bench.db")
+C_DIR = os.path.join(HERE, "c")
+BUILD_DIR = os.path.join(C_DIR, "build")
+PY_CLIENT = os.path.join(HERE, "py_client.py")
+
+Subject = namedtuple("Subject", "name pv count dbr_type")
+
+SUBJECTS = [
+    Subject("ao", "bench:ao", 1, "DBR_TIME_DOUBLE"),
+    Subject("wf1k", "bench:wf1k", 1000, "DBR_DOUBLE"),
+    Subject("wf100k", "bench:wf100k", 100000, "DBR_DOUBLE"),
+    Subject("wf1m", "bench:wf1m", 1000000, "DBR_DOUBLE"),
+]
+SCALAR_PV = "bench:ao"
+
+
+class Client:
+    """One library as a monitor subscriber / round-trip client.  peer: a peers.Peer or None
+    (C, or this repository's caffi as the running interpreter imports it)."""
+
+    def __init__(self, name, backend, representation=None, peer=None):
+        self.name = name
+        self.backend = backend            # "c" or a py_client.py backend
+        self.representation = representation
+        self.peer = peer
+        self.env = {}
+
+    def prepare(self):
+        if self.peer is not None:
+            self.env = self.peer.prepare()
+
+    def _py(self, args):
+        args = [PY_CLIENT, self.backend] + args
+        if self.peer is not None:
+            return self.peer.argv(args)
+        return [sys.executable] + args
+
+    def monitor_argv(self, subject, window, warmup):
+        if self.backend == "c":
+            return [os.path.join(BUILD_DIR, "ca_subscriber"), subject.pv, subject.dbr_type,
+                    str(window), str(warmup)]
+        return self._py(["monitor", subject.pv, subject.dbr_type, str(window), str(warmup),
+                         self.representation])
+
+    def roundtrip_argv(self, window, warmup):
+        if self.backend == "c":
+            return [os.path.join(BUILD_DIR, "ca_roundtrip"), SCALAR_PV, str(window), str(warmup)]
+        return self._py(["roundtrip", SCALAR_PV, str(window), str(warmup)])
+
+    def memory_argv(self, subject, updates, warmup_updates, timeout):
+        return self._py(["memory", subject.pv, subject.dbr_type, str(updates),
+                         str(warmup_updates), str(timeout), self.representation])
+
+
+SUBSCRIBERS = {c.name: c for c in [
+    Client("C", "c"),
+    Client("caffi-numpy", "caffi", "numpy"),
+    Client("caffi-list", "caffi", "list"),
+    Client("caffi104-numpy", "caffi", "numpy", peers.CAFFI_104),
+    Client("caffi104-list", "caffi", "list", peers.CAFFI_104),
+    Client("pyepics-numpy", "pyepics", "numpy", peers.PYEPICS),
+    Client("cachannel-numpy", "cachannel", "numpy", peers.CACHANNEL),
+]}
+
+ROUNDTRIP_CLIENTS = {c.name: c for c in [
+    Client("C", "c"),
+    Client("caffi", "caffi", "numpy"),
+    Client("caffi104", "caffi", "numpy", peers.CAFFI_104),
+    Client("pyepics", "pyepics", "numpy", peers.PYEPICS),
+    Client("cachannel", "cachannel", "numpy", peers.CACHANNEL),
+]}
+
+# (run name, subject, updates measured, warm-up updates, subscriber)
+MEMORY_RUNS_FULL = [("ao 1M updates", "ao", 1000000, 20000, "caffi-numpy"),
+                    ("wf1m 2000 updates", "wf1m", 2000, 50, "caffi-numpy")]
+MEMORY_RUNS_SHORT = [("ao 100k updates", "ao", 100000, 10000, "caffi-numpy"),
+                     ("wf1m 200 updates", "wf1m", 200, 20, "caffi-numpy")]
+
+SHORT_PAIRS = [("ao", "C"), ("ao", "caffi-numpy"),
+               ("wf1k", "C"), ("wf1k", "caffi-numpy"),
+               ("wf100k", "C"), ("wf100k", "caffi-numpy"),
+               ("wf1m", "C"), ("wf1m", "caffi-numpy"), ("wf1m", "caffi-list")]
+
+MAX_ARRAY_BYTES = 100000000  # > 8 MB of the 1M waveform, on IOC *and* clients
+
+
+# ---------------------------------------------------------------------------------------------
+# targets and floors
+# ---------------------------------------------------------------------------------------------
+
+# The issue's targets: reported, never asserted.  kind "cpu_ratio": caffi's median CPU per
+# update / C's; "rate_ratio": delivered updates/s / C's; "cpu_abs": CPU us per update;
+# "user_excess": user CPU us per update above C's; "rss": RSS growth over a memory run.
+TARGETS = [
+    # (label, kind, subject or memory run subject, subscriber, limit, peer for comparison)
+    ("ao: CPU/update, callback gets the full dict", "cpu_abs", "ao", "caffi-numpy", 0.8,
+     "caffi104-numpy"),
+    # Derived: here each scalar update costs a kernel wake-up (~10 us, the same for every
+    # client, see README.md), which the issue's C figure of 0.2 us does not include; the user
+    # CPU a client spends above the C subscriber's is what the 0.8 - 0.2 us budget is about.
+    ("ao: user CPU/update above C's (0.8 - 0.2)", "user_excess", "ao", "caffi-numpy", 0.6,
+     "caffi104-numpy"),
+    ("ao: delivered updates/s vs C", "rate_ratio", "ao", "caffi-numpy", 0.95, "caffi104-numpy"),
+    ("wf1k numpy: CPU/update vs C", "cpu_ratio", "wf1k", "caffi-numpy", 1.3, "caffi104-numpy"),
+    ("wf100k numpy: CPU/update vs C", "cpu_ratio", "wf100k", "caffi-numpy", 1.02,
+     "caffi104-numpy"),
+    ("wf1m numpy: CPU/update vs C", "cpu_ratio", "wf1m", "caffi-numpy", 1.02, "caffi104-numpy"),
+    ("wf1m list: CPU/update vs C", "cpu_ratio", "wf1m", "caffi-list", 5.0, "caffi104-list"),
+    ("RSS growth, scalar run", "rss", "ao", "caffi-numpy", 0.01, None),
+    ("RSS growth, 1M waveform run", "rss", "wf1m", "caffi-numpy", 0.01, None),
+]
+
+# CI floors: the only checks that fail the script.  Generous, so that noise (other processes on
+# a 2-core machine, one run's median of 3 short windows) never trips them and a real regression
+# (an extra copy or conversion per update, a per-update allocation that is never freed, a
+# callback path that stops releasing the GIL or creates a thread state per update) does.
+FLOORS = [
+    ("ao", "caffi-numpy", "cpu_ratio", 3.0,
+     "a scalar update costs C ~11 us here, mostly the kernel wake-up; caffi adds the Python "
+     "callback and its dict (~1.1x); 3x means the callback path itself got several times slower"),
+    ("ao", "caffi-numpy", "rate_ratio", 0.5,
+     "caffi keeps up with the publisher like C does (~1.0x); half the rate means it can no "
+     "longer follow a ~20k updates/s scalar"),
+    ("wf1k", "caffi-numpy", "cpu_ratio", 3.0,
+     "8 kB per update: one memcpy into a new ndarray and the dict on top of the wake-up "
+     "(~1.3-1.8x); 3x means per-update overhead grew far beyond one copy"),
+    ("wf100k", "caffi-numpy", "cpu_ratio", 2.0,
+     "800 kB per update: the receive copy dominates and caffi adds one memcpy (~1.0-1.1x); 2x "
+     "means an extra pass over the data (a second copy or an element-wise conversion)"),
+    ("wf1m", "caffi-numpy", "cpu_ratio", 2.0,
+     "8 MB per update: same reason as wf100k -- one more memcpy cannot double the cost, an "
+     "element-wise conversion or a second copy plus page faults can"),
+    ("wf1m", "caffi-list", "cpu_ratio", 20.0,
+     "a list of 1M Python floats costs ~10x the memcpy floor (1M float objects); 20x means the "
+     "list is no longer built in a C loop (caffi 1.0.4's cffi path is ~11x)"),
+    ("ao", "caffi-numpy", "rss", 0.10,
+     "RSS stays flat after the warm-up (<0.1%); 10% of ~50 MB over 100k updates is a leak of "
+     "~50 bytes per update"),
+    ("wf1m", "caffi-numpy", "rss", 0.25,
+     "a leaked 8 MB array per update grows RSS by >1 GB over 200 updates; 25% leaves room for "
+     "the allocator keeping one or two more 8 MB buffers than at the warm-up sample"),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+# ---------------------------------------------------------------------------------------------
+
+def _port_free(port, n=2):
+    """True if TCP and UDP port..port+n-1 can all be bound on 127.0.0.1."""
+    socks = []
+    try:
+        for p in range(port, port + n):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port_block(n=2):
+    """Base of n consecutive ports free for TCP and UDP on 127.0.0.1:
+    base = CA server port, base+1 = CA repeater/beacon port."""
+    for _ in range(200):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port + n < 65535 and _port_free(port, n):
+            return port
+    raise RuntimeError("no free port block found")
+
+
+def make_env(port, server=False):
+    """Environment for clients (publisher, subscribers) or, with server=True, for the IOC.
+    The CAS variables are kept out of the client environment (libca would warn about a
+    'Duplicate EPICS CA Address list entry', harmless)."""
+    env = dict(os.environ)
+    for k in [k for k in env if k.startswith(("EPICS_", "PYEPICS_", "CACHANNEL_"))]:
+        del env[k]
+    env.update({
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_ADDR_LIST": "127.0.0.1",
+        "EPICS_CA_SERVER_PORT": str(port),
+        "EPICS_CA_REPEATER_PORT": str(port + 1),
+        # Needed on the client: without it libca (default 16 kB) silently delivers *no*
+        # monitor updates for the big waveforms (no error callback).
+        "EPICS_CA_MAX_ARRAY_BYTES": str(MAX_ARRAY_BYTES),
+    })
+    if server:
+        env.update({
+            "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+            "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+            "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+            "EPICS_CAS_SERVER_PORT": str(port),
+        })
+    return env
+
+
+class Pinning:
+    def __init__(self, server_cpu, client_cpu, client_prefix=()):
+        self.server_cpu, self.client_cpu = server_cpu, client_cpu
+        self.client_prefix = list(client_prefix)
+        self.enabled = (shutil.which("taskset") is not None
+                        and len(os.sched_getaffinity(0)) >= 2)
+
+    def server(self, argv):
+        return ["taskset", "-c", self.server_cpu] + list(argv) if self.enabled else list(argv)
+
+    def client(self, argv):
+        argv = self.client_prefix + list(argv)
+        return ["taskset", "-c", self.client_cpu] + argv if self.enabled else argv
+
+
+class Ioc:
+    """CA-only soft IOC in a child process (no pvAccess server).  Its shell is Python's
+    code.interact(), which exits on EOF, so stdin is a pipe that we keep open."""
+
+    def __init__(self, env, pin, log):
+        self.log = log
+        self.proc = subprocess.Popen(
+            pin.server([sys.executable, "-c",
+                        "from epicscorelibs.ioc import main; "
+                        "main(extra_dbd_load=(), extra_dso_load=())", "-d", DB]),
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            env=env, start_new_session=True)
+
+    def wait_ready(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("IOC exited early:\n" + self.output())
+            if "iocRun: All initialization complete" in self.output():
+                return
+            time.sleep(0.1)
+        raise RuntimeError("IOC did not start:\n" + self.output())
+
+    def output(self):
+        self.log.flush()
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"exit()\n")
+                self.proc.stdin.close()
+                self.proc.wait(5)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def last_json(text):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON line in output:\n" + text)
+
+
+def run_client(argv, env, pin, timeout, what):
+    proc = subprocess.run(pin.client(argv), env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (rc=%d): %s\n%s%s" % (
+            what, proc.returncode, " ".join(argv), proc.stdout, proc.stderr))
+    return last_json(proc.stdout)
+
+
+def with_publisher(subject, env, pin, lead, max_seconds, func):
+    """Runs func() while the C publisher puts to subject; returns (func(), publisher JSON)."""
+    pub_argv = [os.path.join(BUILD_DIR, "ca_publisher"), subject.pv, str(subject.count),
+                str(max_seconds)]  # a safety net only: it is stopped with SIGINT
+    pub = subprocess.Popen(pin.server(pub_argv), env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(lead)
+        result = func()
+    finally:
+        pub.send_signal(signal.SIGINT)  # taskset exec()s, so this is the publisher
+        try:
+            pout, perr = pub.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pub.kill()
+            pout, perr = pub.communicate()
+    try:
+        return result, last_json(pout)
+    except ValueError:
+        raise RuntimeError("publisher printed no result:\n%s%s" % (pout, perr))
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics and tables
+# ---------------------------------------------------------------------------------------------
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Monitors:
+    def __init__(self):
+        self.runs = {}  # (subject name, subscriber) -> [result]
+
+    def add(self, subject, sub, result):
+        self.runs.setdefault((subject, sub), []).append(result)
+
+    def stat(self, subject, sub, key):
+        """Median over the repeats of key; user_us / sys_us / wakeups (per update) are taken
+        from the run whose total CPU per update is the median, so that user + sys = CPU."""
+        rs = self.runs.get((subject, sub))
+        if not rs:
+            return None
+        if key in ("user_us", "sys_us", "wakeups", "faults"):
+            done = [r for r in rs if r["updates"]]
+            if not done:
+                return None
+            r = sorted(done, key=lambda r: r["cpu_us_per_update"])[(len(done) - 1) // 2]
+            if key == "faults" and "minor_faults" not in r:
+                return None
+            return {"user_us": r["cpu_user_s"] * 1e6, "sys_us": r["cpu_sys_s"] * 1e6,
+                    "wakeups": r["vol_ctx_switches"], "faults": r.get("minor_faults")
+                    }[key] / r["updates"]
+        if key == "cpu_us_per_update":  # the median run's (median_low), as above
+            done = sorted(r[key] for r in rs if r["updates"])
+            return done[(len(done) - 1) // 2] if done else None
+        if key == "pub":
+            return med([r["pub"]["puts_per_s"] for r in rs])
+        if key == "of_pub":  # delivered / published in the same run
+            return med([r["updates_per_s"] / r["pub"]["puts_per_s"]
+                        for r in rs if r["pub"]["puts_per_s"]])
+        return med([r.get(key) for r in rs])
+
+    def ratio(self, subject, sub, key):
+        a, c = self.stat(subject, sub, key), self.stat(subject, "C", key)
+        return a / c if a is not None and c else None
+
+
+def fmt(value, spec, none="-"):
+    return none if value is None else spec % value
+
+
+def print_table(title, hdr, rows):
+    print("\n" + title)
+    if not rows:
+        print("  (nothing measured)")
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+    left = {0, 1} if title.startswith(("Monitors", "Round")) else {0}
+    fmts = ["%%-%ds" % w if i in left else "%%%ds" % w for i, w in enumerate(widths)]
+    print("  ".join(f % h for f, h in zip(fmts, hdr)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(f % x for f, x in zip(fmts, r)).rstrip())
+
+
+def monitor_table(mon, subjects, subscribers):
+    rows = []
+    for s in subjects:
+        for sub in subscribers:
+            if (s.name, sub) not in mon.runs:
+                continue
+            st = lambda k: mon.stat(s.name, sub, k)  # noqa: E731
+            rows.append((s.name, sub,
+                         fmt(st("cpu_us_per_update"), "%.2f"), fmt(st("user_us"), "%.2f"),
+                         fmt(st("sys_us"), "%.2f"),
+                         fmt(mon.ratio(s.name, sub, "cpu_us_per_update"), "%.2f"),
+                         fmt(mon.ratio(s.name, sub, "user_us"), "%.2f"),
+                         fmt(st("updates_per_s"), "%.0f"),
+                         fmt(mon.ratio(s.name, sub, "updates_per_s"), "%.2f"),
+                         fmt(st("of_pub"), "%.2f"),
+                         fmt(st("mb_per_s"), "%.1f"), fmt(st("wakeups"), "%.2f"),
+                         fmt(st("faults"), "%.1f"),
+                         fmt(st("pub"), "%.0f"), str(len(mon.runs[(s.name, sub)]))))
+    print_table("Monitors (medians; CPU = user + sys of the whole subscriber process, us per "
+                "update; xC = ratio to the C subscriber's median; of pub = updates delivered / "
+                "puts published in the same run)",
+                ("subject", "subscriber", "CPU us/upd", "user", "sys", "CPU xC", "user xC",
+                 "updates/s", "rate xC", "of pub", "MB/s", "wakeups/upd", "faults/upd",
+                 "pub puts/s", "runs"), rows)
+
+
+def roundtrip_table(rt, clients):
+    rows = []
+    for name in clients:
+        rs = rt.get(name)
+        if not rs:
+            continue
+        row = [name]
+        for phase in ("get", "putcb"):
+            rate = med([r[phase]["ops_per_s"] for r in rs])
+            c_rate = med([r[phase]["ops_per_s"] for r in rt.get("C", [])])
+            row += [fmt(rate, "%.0f"), fmt(rate / c_rate if rate and c_rate else None, "%.2f"),
+                    fmt(med([r[phase]["cpu_us_per_op"] for r in rs]), "%.1f"),
+                    fmt(med([r[phase]["user_us_per_op"] for r in rs]), "%.1f")]
+        row.append(str(len(rs)))
+        rows.append(tuple(row))
+    print_table("Round trips on the scalar, one at a time (medians; CPU us per operation)",
+                ("client", "get+pend_io/s", "xC", "CPU us/get", "user",
+                 "put-callback/s", "xC", "CPU us/put", "user", "runs"), rows)
+
+
+def memory_table(mem):
+    rows = [(label, sub, str(r["updates"]), "%.1f" % (r["rss_before"] / 1e6),
+             "%.1f" % (r["rss_after"] / 1e6), "%+.2f" % (100 * r["rss_growth"]),
+             "%.1f" % (r["vm_hwm"] / 1e6) if r.get("vm_hwm") else "-", "%.1f" % r["seconds"])
+            for label, subj, sub, r in mem]
+    print_table("Memory (RSS after the warm-up updates, and after the measured ones)",
+                ("run", "subscriber", "updates", "RSS before MB", "RSS after MB", "growth %",
+                 "peak RSS MB", "seconds"), rows)
+
+
+def measure(kind, mon, mem, subject, sub):
+    """Value of one target/floor kind, or None if not measured."""
+    if kind == "cpu_ratio":
+        return mon.ratio(subject, sub, "cpu_us_per_update")
+    if kind == "rate_ratio":
+        return mon.ratio(subject, sub, "updates_per_s")
+    if kind == "cpu_abs":
+        return mon.stat(subject, sub, "cpu_us_per_update")
+    if kind == "user_excess":
+        a, c = mon.stat(subject, sub, "user_us"), mon.stat(subject, "C", "user_us")
+        return a - c if a is not None and c is not None else None
+    if kind == "rss":
+        vals = [r["rss_growth"] for _, subj, s, r in mem if subj == subject and s == sub]
+        return max(vals) if vals else None
+    raise ValueError(kind)
+
+
+def describe(kind, value, mon, subject, sub):
+    if value is None:
+        return "-"
+    if kind == "cpu_ratio":
+        return "%.2fx (%.1f us; user %.2fx)" % (
+            value, mon.stat(subject, sub, "cpu_us_per_update"),
+            mon.ratio(subject, sub, "user_us") or float("nan"))
+    if kind == "rate_ratio":
+        return "%.2fx (%.0f/s)" % (value, mon.stat(subject, sub, "updates_per_s"))
+    if kind == "cpu_abs":
+        return "%.2f us (user %.2f)" % (value, mon.stat(subject, sub, "user_us"))
+    if kind == "user_excess":
+        return "%+.2f us (%.2f vs C %.2f)" % (
+            value, mon.stat(subject, sub, "user_us"), mon.stat(subject, "C", "user_us"))
+    if kind == "rss":
+        return "%+.2f%%" % (100 * value)
+    raise ValueError(kind)
+
+
+def limit_text(kind, limit):
+    return {"cpu_ratio": "<= %gx C", "rate_ratio": ">= %gx C", "cpu_abs": "<= %g us",
+            "user_excess": "<= +%g us", "rss": "< %g%%"}[kind] % (
+        100 * limit if kind == "rss" else limit)
+
+
+def within(kind, value, limit):
+    return value >= limit if kind == "rate_ratio" else value <= limit
+
+
+def target_table(mon, mem):
+    rows = []
+    for label, kind, subject, sub, limit, peer in TARGETS:
+        value = measure(kind, mon, mem, subject, sub)
+        peer_value = measure(kind, mon, mem, subject, peer) if peer else None
+        status = "-" if value is None else ("met" if within(kind, value, limit) else "NOT MET")
+        rows.append((label, describe(kind, value, mon, subject, sub),
+                     describe(kind, peer_value, mon, subject, peer) if peer else "",
+                     limit_text(kind, limit), status))
+    print_table("Targets (reported, not asserted)",
+                ("target", "caffi", "caffi 1.0.4", "target", "status"), rows)
+
+
+def check_floors(mon, mem):
+    print("\nCI floors (the script fails only on these)")
+    failed, passed, skipped = [], 0, 0
+    for subject, sub, kind, limit, reason in FLOORS:
+        value = measure(kind, mon, mem, subject, sub)
+        if value is None:
+            status = "not measured"
+            skipped += 1
+        elif within(kind, value, limit):
+            status = "ok"
+            passed += 1
+        else:
+            status = "FAILED"
+            failed.append((subject, sub, kind))
+        print("  %-7s %-12s %-10s %-18s %-10s %s" % (
+            subject, sub, kind, describe(kind, value, mon, subject, sub),
+            limit_text(kind, limit), status))
+        if status == "FAILED":
+            print("      reason for the floor: " + reason)
+    return failed, passed, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--short", action="store_true",
+                    help="CI mode: C + this caffi only (no peers), 1 s windows, 100k/200-update "
+                    "memory runs, one round-trip repeat; under 3 minutes")
+    ap.add_argument("--window", type=float, help="monitor window [s] (5; short 1)")
+    ap.add_argument("--warmup", type=float, help="monitor warm-up [s] (1; short 0.5)")
+    ap.add_argument("--repeats", type=int, default=3, help="monitor repeats (3)")
+    ap.add_argument("--subjects", default=",".join(s.name for s in SUBJECTS),
+                    help="comma separated subset of: %(default)s")
+    ap.add_argument("--subscribers", default=",".join(SUBSCRIBERS),
+                    help="comma separated subset of: %(default)s")
+    ap.add_argument("--roundtrip-clients", default=",".join(ROUNDTRIP_CLIENTS),
+                    help="comma separated subset of: %(default)s")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="leave out caffi 1.0.4, pyepics and CaChannel")
+    ap.add_argument("--parts", default="monitors,roundtrips,memory",
+                    help="comma separated subset of: %(default)s")
+    ap.add_argument("--server-cpu", default="0", help="CPU(s) for IOC + publisher (0)")
+    ap.add_argument("--client-cpu", default="1", help="CPU(s) for the client (1)")
+    ap.add_argument("--pub-lead", type=float, default=0.5,
+                    help="start the publisher this long before the subscriber [s]")
+    ap.add_argument("--client-prefix", default="", metavar="CMD",
+                    help="run each measured client under this command, e.g. 'perf record -e "
+                    "cpu-clock -g -o /tmp/sub.perf --' with one subject/subscriber/repeat")
+    ap.add_argument("--no-build", action="store_true", help="skip building the C programs")
+    ap.add_argument("--json", metavar="FILE", help="also dump all raw results here")
+    args = ap.parse_args()
+    if args.window is None:
+        args.window = 1.0 if args.short else 5.0
+    if args.warmup is None:
+        args.warmup = 0.5 if args.short else 1.0
+    return args
+
+
+def main():
+    args = parse_args()
+    t_start = time.monotonic()
+    parts = args.parts.split(",")
+    subjects = [s for s in SUBJECTS if s.name in args.subjects.split(",")]
+    by_name = {s.name: s for s in SUBJECTS}
+    no_peers = args.short or args.no_peers
+    subscribers = [n for n in SUBSCRIBERS if n in args.subscribers.split(",")
+                   and not (no_peers and SUBSCRIBERS[n].peer)]
+    rt_clients = [n for n in ROUNDTRIP_CLIENTS if n in args.roundtrip_clients.split(",")
+                  and not (no_peers and ROUNDTRIP_CLIENTS[n].peer)]
+    if args.short:
+        pairs = [(s, n) for s, n in SHORT_PAIRS
+                 if s in {x.name for x in subjects} and n in subscribers]
+    else:
+        pairs = [(s.name, n) for s in subjects for n in subscribers]
+    memory_runs = MEMORY_RUNS_SHORT if args.short else MEMORY_RUNS_FULL
+    rt_window, rt_warmup, rt_repeats = ((1.0, 0.3, 1) if args.short else
+                                        (3.0, 0.5, args.repeats))
+
+    if not args.no_build:
+        subprocess.run([sys.executable, os.path.join(C_DIR, "build.py"), BUILD_DIR],
+                       check=True, stdout=subprocess.DEVNULL)
+    used = ({n for _, n in pairs} if "monitors" in parts else set())
+    for name in used:
+        SUBSCRIBERS[name].prepare()
+    if "roundtrips" in parts:
+        for name in rt_clients:
+            ROUNDTRIP_CLIENTS[name].prepare()
+
+    pin = Pinning(args.server_cpu, args.client_cpu, shlex.split(args.client_prefix))
+    port = free_port_block()
+    env = make_env(port)
+    print("CA server port %d (repeater %d); %s; monitors: window %gs, warm-up %gs, %d repeats"
+          % (port, port + 1, "IOC+publisher on CPU %s, client on CPU %s" % (
+              args.server_cpu, args.client_cpu) if pin.enabled else "no CPU pinning",
+             args.window, args.warmup, args.repeats), flush=True)
+
+    mon, rt, mem = Monitors(), {}, []
+    with tempfile.NamedTemporaryFile("w+b", prefix="bench-ioc-", suffix=".log") as log:
+        ioc = Ioc(make_env(port, server=True), pin, log)
+        try:
+            ioc.wait_ready()
+            if "monitors" in parts:
+                for rep in range(args.repeats):
+                    for subject_name, name in pairs:
+                        s, client = by_name[subject_name], SUBSCRIBERS[name]
+                        argv = client.monitor_argv(s, args.window, args.warmup)
+                        r, pub = with_publisher(
+                            s, env, pin, args.pub_lead, args.warmup + args.window + 90,
+                            lambda: run_client(argv, dict(env, **client.env), pin,
+                                               args.warmup + args.window + 60,
+                                               "subscriber " + name))
+                        r["pub"] = pub
+                        mon.add(s.name, name, r)
+                        print("  [%d/%d] %-6s %-15s %9.2f us/upd (user %7.2f) %8.0f upd/s "
+                              "%7.1f MB/s  pub %6.0f puts/s" % (
+                                  rep + 1, args.repeats, s.name, name,
+                                  r["cpu_us_per_update"] or float("nan"),
+                                  (r["cpu_user_s"] * 1e6 / r["updates"]) if r["updates"]
+                                  else float("nan"),
+                                  r["updates_per_s"], r["mb_per_s"], pub["puts_per_s"]),
+                              flush=True)
+            if "roundtrips" in parts:
+                for rep in range(rt_repeats):
+                    for name in rt_clients:
+                        client = ROUNDTRIP_CLIENTS[name]
+                        r = run_client(client.roundtrip_argv(rt_window, rt_warmup),
+                                       dict(env, **client.env), pin,
+                                       2 * (rt_window + rt_warmup) + 60, "round trips " + name)
+                        rt.setdefault(name, []).append(r)
+                        print("  [%d/%d] round trips %-10s get %7.0f/s (%6.1f us CPU)  "
+                              "put-callback %7.0f/s (%6.1f us CPU)" % (
+                                  rep + 1, rt_repeats, name, r["get"]["ops_per_s"],
+                                  r["get"]["cpu_us_per_op"], r["putcb"]["ops_per_s"],
+                                  r["putcb"]["cpu_us_per_op"]), flush=True)
+            if "memory" in parts:
+                for label, subject_name, updates, warm, name in memory_runs:
+                    s, client = by_name[subject_name], SUBSCRIBERS[name]
+                    # generous: a loaded machine still publishes > 5,000 scalars or 20 x 1M/s
+                    timeout = 30 + (updates + warm) / (5000 if s.count == 1 else 20)
+                    argv = client.memory_argv(s, updates, warm, timeout)
+                    r, pub = with_publisher(
+                        s, env, pin, args.pub_lead, timeout + 90,
+                        lambda: run_client(argv, dict(env, **client.env), pin, timeout + 60,
+                                           "memory " + label))
+                    r["pub"] = pub
+                    mem.append((label, s.name, name, r))
+                    print("  memory %-18s RSS %.1f -> %.1f MB (%+.2f%%) over %d updates in "
+                          "%.1f s" % (label, r["rss_before"] / 1e6, r["rss_after"] / 1e6,
+                                      100 * r["rss_growth"], r["updates"], r["seconds"]),
+                          flush=True)
+        finally:
+            ioc.stop()
+
+    print("\ntotal %.0f s" % (time.monotonic() - t_start))
+    if "monitors" in parts:
+        monitor_table(mon, subjects, [n for n in SUBSCRIBERS if n in {p[1] for p in pairs}])
+    if "roundtrips" in parts:
+        roundtrip_table(rt, rt_clients)
+    if "memory" in parts:
+        memory_table(mem)
+    target_table(mon, mem)
+    failed, passed, skipped = check_floors(mon, mem)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"monitors": [{"subject": k[0], "subscriber": k[1], "runs": v}
+                                    for k, v in mon.runs.items()],
+                       "roundtrips": rt,
+                       "memory": [{"run": m[0], "subject": m[1], "subscriber": m[2],
+                                   "result": m[3]} for m in mem]}, f, indent=1)
+    if failed:
+        print("\nbroken CI floor(s): " + ", ".join("/".join(f) for f in failed))
+    # closing line in the plain 'N passed, N failed' form
+    print("\nfloors: %d passed, %d failed%s" % (
+        passed, len(failed), ", %d skipped" % skipped if skipped else ""), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
