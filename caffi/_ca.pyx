@@ -9,7 +9,7 @@ Rules this module keeps (API.md §11):
 * user code never runs while this module holds anything but the GIL.
 """
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from posix.unistd cimport usleep
 from cpython.ref cimport Py_DECREF
 
@@ -93,9 +93,10 @@ cdef class ContextRecord:
     cdef cadef.ca_client_context *context
     cdef bint destroyed
     cdef set channels
-    cdef list pending_reads        # DBRBuffers libca may fill until the next pend_io returns
+    cdef list pending_reads        # (channel, DBRBuffer) of reads libca may still fill
     cdef dict group_reads          # gid -> DBRBuffers, until sg_block/sg_reset/sg_delete
     cdef object exception_callback
+    cdef object printf_callback    # replace_printf_handler (§14); None: libca's default
 
     def __cinit__(self):
         self.channels = set()
@@ -115,6 +116,7 @@ cdef class ContextRecord:
         self.pending_reads.clear()
         self.group_reads.clear()
         self.exception_callback = None
+        self.printf_callback = None
 
 
 cdef ContextRecord record_of_context(cadef.ca_client_context *context):
@@ -150,12 +152,14 @@ cdef class ChannelRecord:
     cdef object access_rights_callback
     cdef set subscriptions
     cdef set pending               # Read/WriteRequests awaiting their one callback
+    cdef list abandoned_reads      # DBRBuffers of reads a pend_io gave up on (see pend_io)
     cdef bint closed               # cleared, or clearing: no more calls, no more callbacks
     cdef int users                 # calls into libca with this chid under way right now
 
     def __cinit__(self):
         self.subscriptions = set()
         self.pending = set()
+        self.abandoned_reads = []
 
     def __repr__(self):
         return f'<caffi chid {self.channel_name!r}{" cleared" if self.closed else ""}>'
@@ -187,6 +191,7 @@ cdef class ChannelRecord:
             (<SubscriptionRecord>subscription).evid = NULL
         self.subscriptions.clear()
         self.pending.clear()
+        self.abandoned_reads.clear()      # libca dropped the channel's outstanding reads
         self.connection_callback = None
         self.access_rights_callback = None
         if self.context is not None:
@@ -429,13 +434,15 @@ cdef enum:
     PENDING_READS_BOUND = 1024
 
 
-cdef void keep_until_pend_io(ContextRecord context, DBRBuffer buffer):
-    """libca fills `buffer` until the context's next pend_io returns (§11.7).
+cdef void keep_until_read(ChannelRecord channel, DBRBuffer buffer):
+    """Keep `buffer` while libca may write into it (§11.7): until a pend_io of the context
+    returns NORMAL (the read completed), or else until the channel goes away.
 
     A program that reads without ever calling pend_io would keep every buffer, so past a bound
     the buffers are dropped as soon as libca reports all reads of the context done (test_io,
     which only answers for the calling thread's context)."""
-    context.pending_reads.append(buffer)
+    cdef ContextRecord context = channel.context
+    context.pending_reads.append((channel, buffer))
     cdef Py_ssize_t issued = len(context.pending_reads)
     if issued < PENDING_READS_BOUND:
         return
@@ -739,7 +746,7 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=
         with nogil:
             status = cadef.ca_array_get(dbrtype, n, c, buffer.data)
         if status == caerr.ECA_NORMAL:
-            keep_until_pend_io(channel.context, buffer)
+            keep_until_read(channel, buffer)
         return eca_member(status), DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
     finally:
         channel.release()
@@ -863,11 +870,15 @@ def pend_io(timeout):
     if refused is not None:
         return refused
     cdef ContextRecord context = thread_context(True)
-    # Reads issued before this call are done or abandoned when it returns (§11.7).
     cdef Py_ssize_t issued_before = len(context.pending_reads)
     cdef int status
     with nogil:
         status = cadef.ca_pend_io(seconds)
+    if status != caerr.ECA_NORMAL:
+        # libca gave up counting these reads but still copies a late reply into the buffer, so
+        # each stays with its channel until the channel is cleared or its context destroyed
+        for channel, buffer in context.pending_reads[:issued_before]:
+            (<ChannelRecord>channel).abandoned_reads.append(buffer)
     del context.pending_reads[:issued_before]
     return eca_member(status)
 
@@ -1064,13 +1075,142 @@ def run_repeater():
         cadef.caRepeaterThread(NULL)
 
 
+include "_monitor.pxi"
+
+
 # ---------------------------------------------------------------------------------------------
-# Interpreter exit: stop delivering, then shut the preemptive contexts down so that no libca
-# thread is left waiting for a GIL that will never be given back.
+# §14 replace_printf_handler: libca's diagnostic messages (the default exception handler's
+# reports, warnings of its auxiliary threads) go to a Python callable as one str per message.
+
+from libc.stdio cimport stderr, fwrite, fflush
+from stdarg_io cimport va_copy, va_end, vsnprintf
+
+
+cdef enum:
+    PRINTF_BUFFER = 512            # most messages fit; longer ones get a heap buffer
+
+
+cdef object printf_callback_of(cadef.ca_client_context *context):
+    """The printf callable of the context that is printing.
+
+    libca passes a printf handler no user argument, so unlike every other trampoline this one
+    has to find its record by address: the handler is stored per context and libca calls it on
+    a thread attached to that context (the caller, or an auxiliary thread of the context), so
+    the calling thread's context is the one whose handler this is. A thread without a context
+    (e.g. one of libca's timer threads) can only have been sent here by a context that has
+    this handler installed: when exactly one such context exists, it is that one. None (libca's
+    default output) otherwise, e.g. for a context being destroyed, whose record is gone."""
+    if context != NULL:
+        record = _contexts.get(<size_t>context)
+        return (<ContextRecord>record).printf_callback if record is not None else None
+    installed = [(<ContextRecord>r).printf_callback for r in _contexts.values()
+                 if (<ContextRecord>r).printf_callback is not None]
+    return installed[0] if len(installed) == 1 else None
+
+
+cdef bint deliver_printf(const char *text, Py_ssize_t length) noexcept nogil:
+    """Hand one formatted message to the context's callable; False when there is none."""
+    if not enter_python():
+        return False
+    cdef cadef.ca_client_context *context = cadef.ca_current_context()
+    with gil:
+        callback = printf_callback_of(context)
+        if callback is None:
+            return False
+        call_user(callback, text[:length].decode('utf-8', 'replace'))
+    return True
+
+
+cdef int on_printf(const char *pformat, cadef.va_list args) noexcept nogil:
+    """libca's caPrintfFunc: format in C, then deliver one str (or print it as libca would)."""
+    cdef char small[PRINTF_BUFFER]
+    cdef char *text = small
+    cdef cadef.va_list pass_args
+    cdef int length
+    # `args` is never consumed itself: each formatting pass works on a copy
+    va_copy(pass_args, args)
+    length = vsnprintf(small, sizeof(small), pformat, pass_args)
+    va_end(pass_args)
+    if length < 0:
+        return length
+    if <size_t>length >= sizeof(small):
+        text = <char *>malloc(<size_t>length + 1)
+        if text == NULL:
+            text = small                   # deliver the truncated message rather than none
+            length = sizeof(small) - 1
+        else:
+            va_copy(pass_args, args)
+            vsnprintf(text, <size_t>length + 1, pformat, pass_args)
+            va_end(pass_args)
+    if not deliver_printf(text, length):
+        # no callable (interpreter exiting, or a context without one): libca's own default
+        fwrite(text, 1, length, stderr)
+        fflush(stderr)
+    if text != small:
+        free(text)
+    return length
+
+
+def replace_printf_handler(callback=None):
+    """Send the calling thread's context's libca diagnostic messages to `callback` (one formatted
+    str per message); a non-callable (None) restores libca's default printing."""
+    cdef ContextRecord context = thread_context(True)
+    cdef int status
+    if callable(callback):
+        context.printf_callback = callback          # reachable before libca can print
+        with nogil:
+            status = cadef.ca_replace_printf_handler(on_printf)
+    else:
+        with nogil:
+            status = cadef.ca_replace_printf_handler(NULL)
+        context.printf_callback = None
+    return eca_member(status)
+
+
+cdef extern from *:
+    """
+    /* A variadic caller, so that tests can drive on_printf with a real va_list. */
+    static int caffi_printf_through(int (*handler)(const char *, va_list), const char *format, ...)
+    {
+        va_list args;
+        int length;
+        va_start(args, format);
+        length = handler(format, args);
+        va_end(args);
+        return length;
+    }
+    """
+    int caffi_printf_through(cadef.caPrintfFunc *handler, const char *format, ...) nogil
+
+
+def _print_through_handler(text):
+    """Send `text` (str or bytes) through the printf trampoline as libca would, in the calling
+    thread's context; returns the length the handler reports. For tests only."""
+    cdef bytes encoded = text.encode('utf-8') if isinstance(text, str) else bytes(text)
+    cdef const char *c_text = encoded
+    cdef int length
+    with nogil:
+        length = caffi_printf_through(on_printf, "%s", c_text)
+    return length
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreter exit: stop delivering, then (when no other Python thread can be using them) shut
+# the preemptive contexts down so that no libca thread is left waiting for a GIL that will never
+# be given back.
 
 def _shut_down():
     global caffi_shutting_down
     caffi_shutting_down = 1
+    import threading
+    # Daemon threads still run while exit handlers do, and one of them may be inside libca with
+    # any context: destroying contexts under it would crash. Then deliveries just stop here.
+    # (Threads libca created are not Python threads; dummy entries stand for such foreign ones.)
+    others = [thread for thread in threading.enumerate()
+              if thread is not threading.main_thread() and thread.is_alive()
+              and not isinstance(thread, threading._DummyThread)]
+    if others:
+        return
     cdef cadef.ca_client_context *pointer
     cdef int status
     own = thread_context(False)
