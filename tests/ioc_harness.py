@@ -206,8 +206,11 @@ class _Child(object):
         with open(self.log_path, 'ab') as log:
             log.write(('\n==== %s start %s ====\n' % (self.what, time.strftime('%X'))).encode())
             log.flush()
+            # cwd outside the checkout: `python -m caffi.repeater` run from the repository root
+            # would import the source tree's caffi/ (no compiled modules) instead of the
+            # installed package
             self._proc = subprocess.Popen(
-                self._argv(), cwd=REPO_ROOT, env=self._env(),
+                self._argv(), cwd=tempfile.gettempdir(), env=self._env(),
                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
         if self not in _children:
             _children.append(self)

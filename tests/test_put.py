@@ -281,6 +281,7 @@ def test_text_elements_to_double_array(chans):
 def test_put_acks(chans):
     chid = chans['catest']
     put_wait(chid, 0.0)
+    put_wait(chid, 3, DBR.PUT_ACKS)         # start clean: earlier tests may leave alarms unacked
     put_wait(chid, 1, DBR.PUT_ACKT)         # transient alarms must be acknowledged
     put_wait(chid, 15.0)                    # HIGH: MINOR alarm
     put_wait(chid, 0.0)                     # alarm gone, still unacknowledged

@@ -1,0 +1,55 @@
+# Type stubs for caffi.ca (API.md §2, §6): the libca functions of caffi._ca, plus, as module
+# attributes outside __all__, every name of caffi.macros, the enums of caffi.constants and
+# DBF, DBR, DBRValue, format_dbr.
+from caffi._ca import (
+    create_context as create_context,
+    current_context as current_context,
+    attach_context as attach_context,
+    detach_context as detach_context,
+    destroy_context as destroy_context,
+    show_context as show_context,
+    add_exception_event as add_exception_event,
+    replace_access_rights_event as replace_access_rights_event,
+    change_connection_event as change_connection_event,
+    create_channel as create_channel,
+    clear_channel as clear_channel,
+    get as get,
+    put as put,
+    create_subscription as create_subscription,
+    clear_subscription as clear_subscription,
+    field_type as field_type,
+    element_count as element_count,
+    name as name,
+    state as state,
+    host_name as host_name,
+    read_access as read_access,
+    write_access as write_access,
+    pend_event as pend_event,
+    pend_io as pend_io,
+    poll as poll,
+    pend as pend,
+    flush_io as flush_io,
+    test_io as test_io,
+    message as message,
+    sg_create as sg_create,
+    sg_delete as sg_delete,
+    sg_get as sg_get,
+    sg_put as sg_put,
+    sg_reset as sg_reset,
+    sg_block as sg_block,
+    sg_test as sg_test,
+    version as version,
+    replace_printf_handler as replace_printf_handler,
+)
+from caffi.constants import *
+from caffi.dbr import DBF as DBF, DBR as DBR, DBRValue as DBRValue, format_dbr as format_dbr
+from caffi.macros import *
+
+__all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
+           'destroy_context', 'show_context', 'add_exception_event',
+           'replace_access_rights_event', 'change_connection_event', 'create_channel',
+           'clear_channel', 'get', 'put', 'create_subscription', 'clear_subscription',
+           'field_type', 'element_count', 'name', 'state', 'host_name', 'read_access',
+           'write_access', 'pend_event', 'pend_io', 'poll', 'pend', 'flush_io', 'test_io',
+           'message', 'sg_create', 'sg_delete', 'sg_get', 'sg_put', 'sg_reset', 'sg_block',
+           'sg_test', 'version', 'replace_printf_handler']
