@@ -34,5 +34,4 @@ setup(
         compiler_directives={'language_level': 3},
     ),
     install_requires=[epicscorelibs.version.abi_requires(), 'numpy>=1.21'],
-    entry_points={'console_scripts': []},
 )

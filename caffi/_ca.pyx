@@ -234,6 +234,7 @@ cdef inline void count_update(UpdateCounters *counters, unsigned long long nbyte
     if counters.updates == 0:
         counters.first_time = now
         counters.window_start = now
+        counters.window_updates = 1          # the window counts the updates after its start
     counters.updates += 1
     counters.bytes += nbytes
     counters.last_time = now
