@@ -41,6 +41,8 @@ cdef extern from *:
     static __thread int caffi_thread_has_state = 0;
     static __thread int caffi_callback_depth = 0;
     static volatile int caffi_shutting_down = 0;
+    static int caffi_in_flight_count = 0;
+    #define caffi_atomic_add(delta) __atomic_add_fetch(&caffi_in_flight_count, (delta), __ATOMIC_SEQ_CST)
     """
     int caffi_thread_has_state
     int caffi_callback_depth           # > 0 while this thread runs a user callback
@@ -55,10 +57,19 @@ cdef void drop_thread_state(void *unused) noexcept nogil:
     PyThreadState_DeleteCurrent()
 
 
+cdef extern from *:
+    int caffi_atomic_add(int delta) nogil
+
+
 cdef inline bint enter_python() noexcept nogil:
-    """False when deliveries must be dropped; otherwise `with gil` is cheap afterwards."""
+    """False when deliveries must be dropped; otherwise `with gil` is cheap afterwards, and
+    leave_python() must follow. Counting the threads in between lets interpreter exit wait
+    until none can still be queued for the GIL: one that asked for it while Python finalizes
+    would be unwound by pthread_exit through libca's C++ frames, which aborts the process."""
     global caffi_thread_has_state
+    caffi_atomic_add(1)
     if caffi_shutting_down or caffi_interpreter_finalizing():
+        caffi_atomic_add(-1)
         return False
     if not caffi_thread_has_state:
         caffi_thread_has_state = 1
@@ -68,6 +79,10 @@ cdef inline bint enter_python() noexcept nogil:
             PyEval_SaveThread()
             epicsAtThreadExit(drop_thread_state, NULL)
     return True
+
+
+cdef inline void leave_python() noexcept nogil:
+    caffi_atomic_add(-1)
 
 
 cdef void call_user(object callback, object argument) noexcept:
@@ -290,8 +305,12 @@ cdef ChannelRecord channel_for_info(object chid):
 # Trampolines: libca -> Python.
 
 cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_connection_entered(args)
+        leave_python()
+
+
+cdef void on_connection_entered(cadef.connection_handler_args args) noexcept nogil:
     cdef void *user = cadef.ca_puser(args.chid)
     if user == NULL:
         return
@@ -307,8 +326,12 @@ cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
 
 
 cdef void on_access_rights(cadef.access_rights_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_access_rights_entered(args)
+        leave_python()
+
+
+cdef void on_access_rights_entered(cadef.access_rights_handler_args args) noexcept nogil:
     cdef void *user = cadef.ca_puser(args.chid)
     if user == NULL:
         return
@@ -331,8 +354,12 @@ cdef inline dict update_dict(ChannelRecord channel, cadef.event_handler_args *ar
 
 
 cdef void on_update(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_update_entered(args)
+        leave_python()
+
+
+cdef void on_update_entered(cadef.event_handler_args args) noexcept nogil:
     with gil:
         subscription = <SubscriptionRecord>args.usr
         if not subscription.active:
@@ -354,8 +381,12 @@ cdef inline CompletionRequest take_completion(void *user):
 
 
 cdef void on_read(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_read_entered(args)
+        leave_python()
+
+
+cdef void on_read_entered(cadef.event_handler_args args) noexcept nogil:
     with gil:
         request = take_completion(args.usr)
         if request is not None:
@@ -363,8 +394,12 @@ cdef void on_read(cadef.event_handler_args args) noexcept nogil:
 
 
 cdef void on_write(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_write_entered(args)
+        leave_python()
+
+
+cdef void on_write_entered(cadef.event_handler_args args) noexcept nogil:
     with gil:
         request = take_completion(args.usr)
         if request is not None:
@@ -373,8 +408,12 @@ cdef void on_write(cadef.event_handler_args args) noexcept nogil:
 
 
 cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
+    if enter_python():
+        on_exception_entered(args)
+        leave_python()
+
+
+cdef void on_exception_entered(cadef.exception_handler_args args) noexcept nogil:
     cdef void *channel_user = NULL
     if args.chid != NULL:
         channel_user = cadef.ca_puser(args.chid)
@@ -555,13 +594,14 @@ def show_context(context=None, level=0):
 def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     cdef bytes encoded
     if isinstance(name, str):
+        name = str(name)                            # a str subclass counts as str
         encoded = name.encode('utf-8')
     elif isinstance(name, bytes):
-        encoded = name
+        encoded = bytes(name)
         name = encoded.decode('utf-8', 'replace')
     else:
         raise TypeError(f'channel name must be str or bytes, not {type(name).__name__}')
-    cdef cadef.capri channel_priority = priority
+    cdef cadef.capri channel_priority = _index(priority)
     cdef ContextRecord context = thread_context(True)
     cdef ChannelRecord channel = ChannelRecord()
     channel.channel_name = name
@@ -927,7 +967,7 @@ cdef object finish_group(object gid, int status):
 
 
 def sg_delete(gid):
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     cdef int status
     thread_context(True)
     with nogil:
@@ -936,7 +976,7 @@ def sg_delete(gid):
 
 
 def sg_block(gid, timeout):
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     cdef double seconds = timeout
     refused = blocked_in_callback()
     if refused is not None:
@@ -949,7 +989,7 @@ def sg_block(gid, timeout):
 
 
 def sg_reset(gid):
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     cdef int status
     thread_context(True)
     with nogil:
@@ -958,7 +998,7 @@ def sg_reset(gid):
 
 
 def sg_test(gid):
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     cdef int status
     thread_context(True)
     with nogil:
@@ -968,7 +1008,7 @@ def sg_test(gid):
 
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GIVEN):
     chtype = alias_of_chtype(chtype, ctype)
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     channel = channel_or_none(chid)
     cdef cadef.chid c = channel.acquire() if channel is not None else NULL
     if c == NULL:
@@ -999,7 +1039,7 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GI
 
 
 def sg_put(gid, chid, value, chtype=None, count=None):
-    cdef cadef.CA_SYNC_GID group = gid
+    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
     channel = channel_or_none(chid)
     cdef cadef.chid c = channel.acquire() if channel is not None else NULL
     if c == NULL:
@@ -1113,6 +1153,12 @@ cdef bint deliver_printf(const char *text, Py_ssize_t length) noexcept nogil:
     """Hand one formatted message to the context's callable; False when there is none."""
     if not enter_python():
         return False
+    cdef bint delivered = deliver_printf_entered(text, length)
+    leave_python()
+    return delivered
+
+
+cdef bint deliver_printf_entered(const char *text, Py_ssize_t length) noexcept nogil:
     cdef cadef.ca_client_context *context = cadef.ca_current_context()
     with gil:
         callback = printf_callback_of(context)
@@ -1203,6 +1249,14 @@ def _print_through_handler(text):
 def _shut_down():
     global caffi_shutting_down
     caffi_shutting_down = 1
+    # Let deliveries already past enter_python() finish (the GIL is released while waiting);
+    # after this no libca thread asks for the GIL again. A callback of this very thread (exit
+    # from inside a callback) cannot finish first, hence the comparison with its own depth.
+    cdef int waited_ms = 0
+    while caffi_atomic_add(0) > caffi_callback_depth and waited_ms < 5000:
+        with nogil:
+            usleep(1000)
+        waited_ms += 1
     import threading
     # Daemon threads still run while exit handlers do, and one of them may be inside libca with
     # any context: destroying contexts under it would crash. Then deliveries just stop here.
