@@ -87,6 +87,9 @@ class Client:
         if self.backend == "c":
             return [os.path.join(BUILD_DIR, "ca_subscriber"), subject.pv, subject.dbr_type,
                     str(window), str(warmup)]
+        if self.backend == "monitor":     # caffi.monitor: the C ring, drained in batches
+            return [sys.executable, MONITOR_SUBSCRIBER, subject.pv, subject.dbr_type, str(window),
+                    str(warmup), self.representation]
         return self._py(["monitor", subject.pv, subject.dbr_type, str(window), str(warmup),
                          self.representation])
 
@@ -100,10 +103,14 @@ class Client:
                          str(warmup_updates), str(timeout), self.representation])
 
 
+MONITOR_SUBSCRIBER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor_subscriber.py")
+
+
 SUBSCRIBERS = {c.name: c for c in [
     Client("C", "c"),
     Client("caffi-numpy", "caffi", "numpy"),
     Client("caffi-list", "caffi", "list"),
+    Client("caffi-monitor", "monitor", "numpy"),
     Client("caffi104-numpy", "caffi", "numpy", peers.CAFFI_104),
     Client("caffi104-list", "caffi", "list", peers.CAFFI_104),
     Client("pyepics-numpy", "pyepics", "numpy", peers.PYEPICS),
