@@ -141,6 +141,15 @@ def put_wait(chid, value, chtype=None, count=None, timeout=TIMEOUT):
     return done.items[0]
 
 
+def subscribe(evids, chid, callback, **kwargs):
+    status, evid = ca.create_subscription(chid, callback, **kwargs)
+    assert status == ECA.NORMAL and isinstance(status, ECA), status
+    assert evid
+    evids.append(evid)
+    ca.flush_io()
+    return evid
+
+
 # ---------------------------------------------------------------------------
 # Tests that run in their own thread with their own context (contexts belong to threads)
 

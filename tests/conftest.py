@@ -94,3 +94,14 @@ def exceptions(context):
     assert ca.add_exception_event(collector) == ca.ECA.NORMAL
     yield collector
     ca.add_exception_event(None)
+
+
+@pytest.fixture
+def subscriptions():
+    """evids to clear after the test (already cleared ones just give BADCHID); fill it with
+    ca_client_util.subscribe()."""
+    import caffi.ca as ca
+    evids = []
+    yield evids
+    for evid in evids:
+        ca.clear_subscription(evid)

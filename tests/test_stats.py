@@ -11,25 +11,9 @@ from caffi.dbr import DBR
 from caffi.macros import dbr_size_n
 from caffi.stats import SubscriptionStats, stats
 
-from ca_client_util import Collector, put_wait
+from ca_client_util import Collector, put_wait, subscribe
 
 pytestmark = pytest.mark.usefixtures('context')
-
-
-@pytest.fixture
-def subscriptions():
-    evids = []
-    yield evids
-    for evid in evids:
-        ca.clear_subscription(evid)
-
-
-def subscribe(evids, chid, callback, **kwargs):
-    status, evid = ca.create_subscription(chid, callback, **kwargs)
-    assert status == ECA.NORMAL, status
-    evids.append(evid)
-    ca.flush_io()
-    return evid
 
 
 class Snapshots(Collector):

@@ -9,31 +9,13 @@ import caffi.ca as ca
 from caffi.constants import DBE, ECA, AlarmCondition, AlarmSeverity, ChannelState
 from caffi.dbr import DBR
 
-from ca_client_util import Collector, connect, put_wait, wait_for
+from ca_client_util import Collector, connect, put_wait, subscribe, wait_for
 
 QUIET = 0.5     # how long to watch for deliveries that must not come
 
 
 # every test of this module runs in pytest's thread with a module-wide preemptive context
 pytestmark = pytest.mark.usefixtures('context')
-
-
-@pytest.fixture
-def subscriptions():
-    """evids to clear after the test (already cleared ones just give BADCHID)."""
-    evids = []
-    yield evids
-    for evid in evids:
-        ca.clear_subscription(evid)
-
-
-def subscribe(evids, chid, callback, **kwargs):
-    status, evid = ca.create_subscription(chid, callback, **kwargs)
-    assert status == ECA.NORMAL and isinstance(status, ECA), status
-    assert evid
-    evids.append(evid)
-    ca.flush_io()
-    return evid
 
 
 def check_update(update, chid, t, count, status=ECA.NORMAL):
