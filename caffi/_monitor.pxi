@@ -4,6 +4,12 @@
 # takes the GIL; Python threads take whole batches out of the ring. The ring is plain C memory
 # (MonitorRing) because the callback cannot touch Python objects; the Monitor object owns it
 # and frees it only after libca can no longer call back (subscription or channel cleared).
+#
+# That callback's memcpy is the only copy of an update. The slots live in a RingStore (values
+# and per-slot metadata in one allocation); drain() of everything waiting swaps the ring's store
+# for a spare one and hands the filled store out as the batch's arrays (a RingBlock is their
+# base object). A store whose batch has been released comes back as the next spare, so the
+# pages libca's callback writes into stay mapped and warm.
 
 from collections import namedtuple as _namedtuple
 
@@ -14,6 +20,7 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsMutexUnlock, epicsEventId, epicsEventCreate, epicsEventDestroy,
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
 from libc.string cimport memcpy, memset
+from cpython.buffer cimport PyBuffer_FillInfo
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
@@ -29,12 +36,50 @@ Update.__doc__ = """One update: the value (a scalar for one-element monitors, el
 of the delivered elements), its POSIX timestamp, alarm status, severity and element count."""
 
 
-cdef struct SlotMeta:
-    short status
-    short severity
-    unsigned int seconds             # POSIX seconds
-    unsigned int nanoseconds
-    unsigned int count               # elements the update delivered
+cdef struct RingStore:
+    # one allocation: this header, then the five regions it points to, each 64-byte aligned
+    Py_ssize_t nbytes                # of the whole allocation
+    char *values                     # depth rows of width elements
+    double *stamps                   # POSIX seconds of each update
+    unsigned int *counts             # elements each update delivered
+    short *status                    # alarm fields (0 for plain request types)
+    short *severity
+
+
+cdef inline size_t store_aligned(size_t n) noexcept nogil:
+    return (n + 63) & ~(<size_t>63)
+
+
+cdef RingStore *store_new(Py_ssize_t depth, Py_ssize_t row_bytes) noexcept nogil:
+    """A store of `depth` slots, or NULL. Its rows are not cleared: every slot is written whole
+    (value, padding and metadata) before it is counted as filled."""
+    cdef size_t values_at = store_aligned(sizeof(RingStore))
+    cdef size_t stamps_at = values_at + store_aligned(depth * row_bytes)
+    cdef size_t counts_at = stamps_at + store_aligned(depth * sizeof(double))
+    cdef size_t status_at = counts_at + store_aligned(depth * sizeof(unsigned int))
+    cdef size_t severity_at = status_at + store_aligned(depth * sizeof(short))
+    cdef size_t nbytes = severity_at + store_aligned(depth * sizeof(short))
+    cdef char *base = <char *>malloc(nbytes)
+    if base == NULL:
+        return NULL
+    cdef RingStore *store = <RingStore *>base
+    store.nbytes = nbytes
+    store.values = base + values_at
+    store.stamps = <double *>(base + stamps_at)
+    store.counts = <unsigned int *>(base + counts_at)
+    store.status = <short *>(base + status_at)
+    store.severity = <short *>(base + severity_at)
+    return store
+
+
+cdef void store_copy_run(const RingStore *source, Py_ssize_t first, RingStore *target,
+                         Py_ssize_t at, Py_ssize_t n, Py_ssize_t row_bytes) noexcept nogil:
+    """Slots first..first+n of `source` into slots at..at+n of `target`."""
+    memcpy(target.values + at * row_bytes, source.values + first * row_bytes, n * row_bytes)
+    memcpy(&target.stamps[at], &source.stamps[first], n * sizeof(double))
+    memcpy(&target.counts[at], &source.counts[first], n * sizeof(unsigned int))
+    memcpy(&target.status[at], &source.status[first], n * sizeof(short))
+    memcpy(&target.severity[at], &source.severity[first], n * sizeof(short))
 
 
 cdef struct MonitorRing:
@@ -44,9 +89,9 @@ cdef struct MonitorRing:
     bint has_stamp                   # TIME_ request: alarm fields and server time stamp
     Py_ssize_t element_size
     Py_ssize_t width                 # elements per slot
+    Py_ssize_t row_bytes             # width * element_size
     Py_ssize_t depth                 # slots
-    char *values                     # depth * width * element_size
-    SlotMeta *meta
+    RingStore *store                 # the slots libca's callback writes into
     Py_ssize_t oldest
     Py_ssize_t filled
     bint drop_newest                 # full ring: drop the update that arrives (else the oldest)
@@ -60,9 +105,9 @@ cdef struct MonitorRing:
 
 cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
     cdef MonitorRing *ring = <MonitorRing *>args.usr
+    cdef RingStore *store
     cdef Py_ssize_t slot, delivered
     cdef const dba.dbr_time_short *stamped
-    cdef double now
     cdef char *row
     cdef char *element
     cdef Py_ssize_t i, used
@@ -83,9 +128,10 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
             return
         ring.oldest = (ring.oldest + 1) % ring.depth
         ring.filled -= 1
+    store = ring.store
     slot = (ring.oldest + ring.filled) % ring.depth
     delivered = min(<Py_ssize_t>args.count, ring.width)
-    row = ring.values + slot * ring.width * ring.element_size
+    row = store.values + slot * ring.row_bytes
     memcpy(row, <const char *>args.dbr + ring.value_offset, delivered * ring.element_size)
     if delivered < ring.width:
         memset(row + delivered * ring.element_size, 0, (ring.width - delivered) * ring.element_size)
@@ -98,17 +144,15 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
             memset(element + used, 0, dba.MAX_STRING_SIZE - used)
     if ring.has_stamp:
         stamped = <const dba.dbr_time_short *>args.dbr
-        ring.meta[slot].status = stamped.status
-        ring.meta[slot].severity = stamped.severity
-        ring.meta[slot].seconds = stamped.stamp.secPastEpoch + POSIX_TIME_AT_EPICS_EPOCH
-        ring.meta[slot].nanoseconds = stamped.stamp.nsec
+        store.status[slot] = stamped.status
+        store.severity[slot] = stamped.severity
+        store.stamps[slot] = (<double>stamped.stamp.secPastEpoch + POSIX_TIME_AT_EPICS_EPOCH
+                              + stamped.stamp.nsec * 1e-9)
     else:
-        now = ring.counters.last_time
-        ring.meta[slot].status = 0
-        ring.meta[slot].severity = 0
-        ring.meta[slot].seconds = <unsigned int>now
-        ring.meta[slot].nanoseconds = <unsigned int>((now - <unsigned int>now) * 1e9)
-    ring.meta[slot].count = args.count
+        store.status[slot] = 0
+        store.severity[slot] = 0
+        store.stamps[slot] = ring.counters.last_time        # receipt time
+    store.counts[slot] = args.count
     ring.filled += 1
     wake = ring.waiters > 0          # no system call per update while nobody waits
     epicsMutexUnlock(ring.lock)
@@ -116,8 +160,15 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         epicsEventTrigger(ring.ready)
 
 
+cdef class RingBlock                 # below: the base object of a drained Batch's arrays
+
+
 cdef enum:
     POSIX_TIME_AT_EPICS_EPOCH = 631152000
+
+# what a ring's slots may take in all: far beyond any machine, but Py_ssize_t arithmetic on the
+# store's offsets cannot overflow below it
+cdef Py_ssize_t MAX_STORE_BYTES = (<Py_ssize_t>1) << 52
 
 # numpy dtypes of the DBF base types, indexed by `request type % 7`
 cdef tuple MONITOR_DTYPES = ('S40', 'int16', 'float32', 'uint16', 'uint8', 'int32', 'float64')
@@ -137,6 +188,7 @@ cdef class Monitor(SubscriptionRecord):
     notify(batch) with what arrived, at most every `notify_interval` seconds.
     """
     cdef MonitorRing *ring
+    cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
     cdef readonly object dtype
     cdef readonly object request_type
     cdef object _numpy
@@ -185,15 +237,18 @@ cdef class Monitor(SubscriptionRecord):
             ring.value_offset = dba.dbr_value_offset[request]
             ring.has_stamp = request >= dba.DBR_TIME_STRING
             ring.element_size = dba.dbr_value_size[request]
+            if depth * width * ring.element_size > MAX_STORE_BYTES:
+                raise MemoryError(f'a ring of {depth} x {width} elements of {ring.element_size} '
+                                  f'bytes is too large')
             ring.width = width
+            ring.row_bytes = width * ring.element_size
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
             ring.text = request % 7 == dba.DBR_STRING
-            ring.values = <char *>calloc(depth * width, ring.element_size)
-            ring.meta = <SlotMeta *>calloc(depth, sizeof(SlotMeta))
+            ring.store = store_new(depth, ring.row_bytes)
             ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pxi', 0)
             ring.ready = epicsEventCreate(epicsEventEmpty)
-            if ring.values == NULL or ring.meta == NULL or ring.lock == NULL or ring.ready == NULL:
+            if ring.store == NULL or ring.lock == NULL or ring.ready == NULL:
                 raise MemoryError()
             requested_count = 0 if count is None else width     # 0: the server's current length
             self.channel = channel
@@ -221,9 +276,9 @@ cdef class Monitor(SubscriptionRecord):
                 epicsMutexDestroy(self.ring.lock)
             if self.ring.ready != NULL:
                 epicsEventDestroy(self.ring.ready)
-            free(self.ring.values)
-            free(self.ring.meta)
+            free(self.ring.store)
             free(self.ring)
+        free(self.spare)
 
     def __repr__(self):
         name = self.channel.channel_name if self.channel is not None else '?'
@@ -302,47 +357,74 @@ cdef class Monitor(SubscriptionRecord):
     def drain(self, max_n=None):
         """Take up to `max_n` (default: all) waiting updates as a Batch, oldest first.
 
-        Each update is copied once, from its slot into the batch's `values` row.
+        Taking everything that waits (the usual case) copies nothing: the batch's arrays are
+        the ring's own slots, where libca's callback wrote each update with its one memcpy, and
+        the ring goes on in a spare store. That store returns to the monitor for reuse once
+        the batch is released; keep `batch.values.copy()` rather than the batch to hold on to
+        a few rows of a deep ring for long. A part of what waits, or a ring that overflowed
+        around its end, is copied once more into the batch.
         """
-        cdef Py_ssize_t wanted = self.ring.filled if max_n is None else min(_index(max_n), self.ring.filled)
-        if wanted < 0:
-            wanted = 0
-        numpy = self._numpy
-        values = numpy.empty((wanted, self.ring.width), self.dtype)
-        timestamps = numpy.empty(wanted, numpy.float64)
-        status = numpy.empty(wanted, numpy.int16)
-        severity = numpy.empty(wanted, numpy.int16)
-        counts = numpy.empty(wanted, numpy.uint32)
-        cdef unsigned char[:, ::1] value_rows = values.view(numpy.uint8).reshape(wanted, -1) if wanted else None
-        cdef double[::1] stamp_out = timestamps
-        cdef short[::1] status_out = status
-        cdef short[::1] severity_out = severity
-        cdef unsigned int[::1] count_out = counts
-        cdef Py_ssize_t taken = 0, i, slot, first_run
-        cdef Py_ssize_t row_bytes = self.ring.width * self.ring.element_size
+        cdef Py_ssize_t limit = -1 if max_n is None else max(_index(max_n), 0)
         cdef MonitorRing *ring = self.ring
-        if wanted:
-            with nogil:
-                epicsMutexLock(ring.lock)
-                taken = min(wanted, ring.filled)     # another consumer may have taken some
-                # the slots form at most two contiguous runs: one memcpy each
-                first_run = min(taken, ring.depth - ring.oldest)
-                memcpy(&value_rows[0, 0], ring.values + ring.oldest * row_bytes, first_run * row_bytes)
-                if taken > first_run:
-                    memcpy(&value_rows[first_run, 0], ring.values, (taken - first_run) * row_bytes)
-                for i in range(taken):
-                    slot = (ring.oldest + i) % ring.depth
-                    stamp_out[i] = ring.meta[slot].seconds + ring.meta[slot].nanoseconds * 1e-9
-                    status_out[i] = ring.meta[slot].status
-                    severity_out[i] = ring.meta[slot].severity
-                    count_out[i] = ring.meta[slot].count
+        if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
+            return self.empty_batch()
+        cdef RingStore *out = self.spare
+        self.spare = NULL
+        if out == NULL:
+            out = store_new(ring.depth, ring.row_bytes)
+            if out == NULL:
+                raise MemoryError()
+        cdef RingStore *filled_store
+        cdef Py_ssize_t first = 0, taken, run
+        with nogil:
+            epicsMutexLock(ring.lock)
+            taken = ring.filled if limit < 0 else min(limit, ring.filled)
+            if taken == ring.filled and ring.oldest + taken <= ring.depth:
+                filled_store = ring.store
+                ring.store = out
+                out = filled_store
+                first = ring.oldest
+                ring.oldest = 0
+            else:
+                # at most two contiguous runs (the ring wraps once)
+                run = min(taken, ring.depth - ring.oldest)
+                store_copy_run(ring.store, ring.oldest, out, 0, run, ring.row_bytes)
+                store_copy_run(ring.store, 0, out, run, taken - run, ring.row_bytes)
                 ring.oldest = (ring.oldest + taken) % ring.depth
-                ring.filled -= taken
-                epicsMutexUnlock(ring.lock)
-        if taken < wanted:
-            values, timestamps, status, severity, counts = (
-                values[:taken], timestamps[:taken], status[:taken], severity[:taken], counts[:taken])
-        return Batch(values, timestamps, status, severity, counts)
+            ring.filled -= taken
+            if ring.filled == 0:
+                ring.oldest = 0                  # the next batch starts a store: one run
+            epicsMutexUnlock(ring.lock)
+        if taken == 0:                           # another consumer took them meanwhile
+            self.recycle(out)
+            return self.empty_batch()
+        return self.batch_of(RingBlock.owning(out, self), first, taken)
+
+    cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
+        """The Batch of slots first..first+n of a handed-out store: views, no copy."""
+        frombuffer = self._numpy.frombuffer
+        cdef RingStore *store = block.store
+        cdef char *base = <char *>store
+        values = frombuffer(block, self.dtype, n * self.ring.width,
+                            store.values - base + first * self.ring.row_bytes)
+        return Batch(values.reshape(n, self.ring.width),
+                     frombuffer(block, self._numpy.float64, n, <char *>&store.stamps[first] - base),
+                     frombuffer(block, self._numpy.int16, n, <char *>&store.status[first] - base),
+                     frombuffer(block, self._numpy.int16, n, <char *>&store.severity[first] - base),
+                     frombuffer(block, self._numpy.uint32, n, <char *>&store.counts[first] - base))
+
+    cdef object empty_batch(self):
+        empty = self._numpy.empty
+        return Batch(empty((0, self.ring.width), self.dtype), empty(0, self._numpy.float64),
+                     empty(0, self._numpy.int16), empty(0, self._numpy.int16),
+                     empty(0, self._numpy.uint32))
+
+    cdef void recycle(self, RingStore *store) noexcept:
+        """Keep a store no batch uses any more as the next spare (one is enough)."""
+        if self.spare == NULL and self.active and not self.ring.closed:
+            self.spare = store
+        else:
+            free(store)
 
     def get(self, timeout=None):
         """The next update (waiting without the GIL); TimeoutError when none came in time."""
@@ -356,7 +438,8 @@ cdef class Monitor(SubscriptionRecord):
                 break
         count = int(batch.counts[0])
         row = batch.values[0]
-        value = row[0].item() if self.ring.width == 1 else row[:min(count, self.ring.width)]
+        # a copy, so that an Update kept for long does not keep a whole store of the ring
+        value = row[0].item() if self.ring.width == 1 else row[:min(count, self.ring.width)].copy()
         return Update(value, float(batch.timestamps[0]), int(batch.status[0]),
                       int(batch.severity[0]), count)
 
@@ -401,6 +484,34 @@ cdef class Monitor(SubscriptionRecord):
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+cdef class RingBlock:
+    """A store taken out of a Monitor's ring: the base object of a Batch's arrays.
+
+    It exposes the store's memory through the buffer protocol; when the last array on it goes,
+    the store returns to its monitor as the spare for a later drain (or is freed)."""
+    cdef RingStore *store
+    cdef Monitor monitor
+
+    @staticmethod
+    cdef RingBlock owning(RingStore *store, Monitor monitor):
+        cdef RingBlock block = RingBlock.__new__(RingBlock)
+        block.store = store
+        block.monitor = monitor
+        return block
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        PyBuffer_FillInfo(view, self, <void *>self.store, self.store.nbytes, 0, flags)
+
+    def __dealloc__(self):
+        # the monitor may have been cleared first by the cycle collector: then just free
+        if self.store == NULL:
+            return
+        if self.monitor is not None:
+            self.monitor.recycle(self.store)
+        else:
+            free(self.store)
 
 
 def _notify_batches(Monitor monitor, notify, double interval, stop):
