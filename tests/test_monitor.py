@@ -248,6 +248,110 @@ def test_two_consumers_share_the_updates(chans, monitors):
     assert monitor.stats()['dropped'] == 0
 
 
+# ---------------------------------------------------------------------------
+# drain() hands out the ring's own slots: the callback's memcpy is the only copy
+
+def store_of(array):
+    """The object whose memory an array of a Batch views (a RingBlock for a zero-copy batch)."""
+    while isinstance(array, numpy.ndarray) and array.base is not None:
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
+
+
+def data_address(array):
+    return array.__array_interface__['data'][0]
+
+
+def put_counters(monitor, chid, first, last):
+    for i in range(first, last + 1):
+        put_wait(chid, waveform_of(i))
+    assert wait_updates(monitor, last + 1)
+
+
+def test_drain_hands_out_the_slots_and_reuses_released_stores(chans, monitors):
+    chid = chans['cawave']
+    put_wait(chid, waveform_of(0))
+    monitor = open_monitor(monitors, chid, DBR.TIME_DOUBLE, depth=8)
+    assert wait_updates(monitor, 1)              # subscribed: the first update came
+    put_counters(monitor, chid, 1, 3)
+    a = monitor.drain()
+    assert a.values[:, 0].tolist() == [0, 1, 2, 3]
+    assert a.values[1].tolist() == waveform_of(1).tolist()
+    block = store_of(a.values)
+    assert type(block).__name__ == 'RingBlock'
+    assert all(store_of(field) is block for field in a)          # values and metadata: one store
+    assert a.values.flags.writeable and a.values.flags.c_contiguous
+    assert a.timestamps.dtype == numpy.float64 and a.counts.tolist() == [20] * 4
+
+    # a batch held on to keeps its rows while the ring goes on in another store
+    put_counters(monitor, chid, 4, 7)
+    b = monitor.drain()
+    assert b.values[:, 0].tolist() == [4, 5, 6, 7]
+    assert a.values[:, 0].tolist() == [0, 1, 2, 3]
+    assert store_of(b.values) is not block
+    assert not numpy.shares_memory(a.values, b.values)
+    first_store = data_address(a.values)
+
+    # released first, a's store is the spare the ring takes at the next drain (b's is freed:
+    # one spare is kept), so it comes out again at the drain after that
+    del a, block
+    del b
+    put_counters(monitor, chid, 8, 8)
+    c = monitor.drain()
+    assert c.values[:, 0].tolist() == [8]
+    del c
+    put_counters(monitor, chid, 9, 10)
+    d = monitor.drain()
+    assert d.values[:, 0].tolist() == [9, 10]
+    assert data_address(d.values) == first_store
+    assert monitor.stats()['dropped'] == 0
+
+
+def test_partial_and_wrapped_drains_copy_into_a_batch_of_their_own(chans, monitors):
+    """drain(n) of a part, and a ring that overflowed around its end, copy the slots: the
+    batch must not change when the ring goes on."""
+    chid = chans['cawave']
+    put_wait(chid, waveform_of(0))
+    monitor = open_monitor(monitors, chid, DBR.DOUBLE, depth=4, overflow='drop_oldest')
+    assert wait_updates(monitor, 1)              # subscribed: the first update came
+    put_counters(monitor, chid, 1, 5)            # 6 updates into 4 slots: the ring wrapped
+    wrapped = monitor.drain()
+    assert wrapped.values[:, 0].tolist() == [2, 3, 4, 5]
+    put_counters(monitor, chid, 6, 8)
+    part = monitor.drain(2)
+    assert part.values[:, 0].tolist() == [6, 7]
+    put_counters(monitor, chid, 9, 11)           # these reuse the slots `part` came from
+    assert monitor.drain().values[:, 0].tolist() == [8, 9, 10, 11]
+    assert part.values[:, 0].tolist() == [6, 7]
+    assert wrapped.values[:, 0].tolist() == [2, 3, 4, 5]
+    assert monitor.stats()['dropped'] == 2
+
+
+def test_batch_outlives_its_monitor(chans):
+    chid = chans['cawave']
+    put_wait(chid, waveform_of(41))
+    monitor = Monitor(chid, DBR.DOUBLE, depth=4)
+    ca.flush_io()
+    assert monitor.wait(TIMEOUT)
+    batch = monitor.drain()
+    monitor.close()
+    del monitor
+    gc.collect()
+    assert batch.values[0].tolist() == waveform_of(41).tolist()
+    batch.values[0] += 1.0                       # the batch's memory is the caller's now
+    assert batch.values[0, 0] == 42.0
+
+
+def test_get_returns_a_value_of_its_own(chans, monitors):
+    """get() copies an array value out, so a kept Update does not keep a store of the ring."""
+    chid = chans['cawave']
+    put_wait(chid, waveform_of(7))
+    monitor = open_monitor(monitors, chid, DBR.DOUBLE, depth=64)
+    update = monitor.get(TIMEOUT)
+    assert update.value.tolist() == waveform_of(7).tolist()
+    assert update.value.flags.owndata
+
+
 def test_get_timeout_and_iteration(chans, monitors):
     chid = chans['calong']
     put_wait(chid, 7)
