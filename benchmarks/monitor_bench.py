@@ -22,6 +22,9 @@ own process:
    libraries.
 3. memory -- this caffi's RSS before/after 1M scalar updates and after 2,000 updates of the
    1M-element waveform (numpy), after a warm-up.
+4. batches -- the Python cost of one caffi.monitor drain() by the number of updates waiting
+   (1, 100, 10,000) on the scalar and the 1k waveform while the publisher runs
+   (monitor_batches.py).
 
 Medians over the repeats.  At the end: the issue's targets (reported, not asserted) and the
 CI floors: generous limits on the ratios to C, each with its reason; the script exits 1 only if
@@ -66,11 +69,12 @@ class Client:
     """One library as a monitor subscriber / round-trip client.  peer: a peers.Peer or None
     (C, or this repository's caffi as the running interpreter imports it)."""
 
-    def __init__(self, name, backend, representation=None, peer=None):
+    def __init__(self, name, backend, representation=None, peer=None, linger=0.0):
         self.name = name
-        self.backend = backend            # "c" or a py_client.py backend
+        self.backend = backend            # "c", "monitor" or a py_client.py backend
         self.representation = representation
         self.peer = peer
+        self.linger = linger              # monitor: seconds to let a batch gather after a wake-up
         self.env = {}
 
     def prepare(self):
@@ -89,7 +93,7 @@ class Client:
                     str(window), str(warmup)]
         if self.backend == "monitor":     # caffi.monitor: the C ring, drained in batches
             return [sys.executable, MONITOR_SUBSCRIBER, subject.pv, subject.dbr_type, str(window),
-                    str(warmup), self.representation]
+                    str(warmup), self.representation, "", str(self.linger)]
         return self._py(["monitor", subject.pv, subject.dbr_type, str(window), str(warmup),
                          self.representation])
 
@@ -110,7 +114,10 @@ SUBSCRIBERS = {c.name: c for c in [
     Client("C", "c"),
     Client("caffi-numpy", "caffi", "numpy"),
     Client("caffi-list", "caffi", "list"),
-    Client("caffi-monitor", "monitor", "numpy"),
+    # caffi.monitor consumers: a DAQ loop that drains what gathered over 2 ms after each
+    # wake-up, and one that drains at every wake-up (about one drain per update when it keeps up)
+    Client("caffi-monitor", "monitor", "numpy", linger=0.002),
+    Client("caffi-monitor-eager", "monitor", "numpy"),
     Client("caffi104-numpy", "caffi", "numpy", peers.CAFFI_104),
     Client("caffi104-list", "caffi", "list", peers.CAFFI_104),
     Client("pyepics-numpy", "pyepics", "numpy", peers.PYEPICS),
@@ -134,7 +141,13 @@ MEMORY_RUNS_SHORT = [("ao 100k updates", "ao", 100000, 10000, "caffi-numpy"),
 SHORT_PAIRS = [("ao", "C"), ("ao", "caffi-numpy"),
                ("wf1k", "C"), ("wf1k", "caffi-numpy"),
                ("wf100k", "C"), ("wf100k", "caffi-numpy"),
-               ("wf1m", "C"), ("wf1m", "caffi-numpy"), ("wf1m", "caffi-list")]
+               ("wf1m", "C"), ("wf1m", "caffi-numpy"), ("wf1m", "caffi-list"),
+               ("ao", "caffi-monitor"), ("wf1m", "caffi-monitor")]
+
+# Python cost per Monitor.drain() by batch size (monitor_batches.py), while the publisher runs
+BATCH_SIZES = (1, 100, 10000)
+BATCH_SUBJECTS = ("ao", "wf1k")
+MONITOR_BATCHES = os.path.join(HERE, "monitor_batches.py")
 
 MAX_ARRAY_BYTES = 100000000  # > 8 MB of the 1M waveform, on IOC *and* clients
 
@@ -161,6 +174,17 @@ TARGETS = [
      "caffi104-numpy"),
     ("wf1m numpy: CPU/update vs C", "cpu_ratio", "wf1m", "caffi-numpy", 1.02, "caffi104-numpy"),
     ("wf1m list: CPU/update vs C", "cpu_ratio", "wf1m", "caffi-list", 5.0, "caffi104-list"),
+    # caffi.monitor (issue 8): subscriber CPU per delivered update, the C ring drained in batches
+    ("ao Monitor: CPU/update vs C", "cpu_ratio", "ao", "caffi-monitor", 2.0, None),
+    ("ao Monitor: delivered updates/s vs C", "rate_ratio", "ao", "caffi-monitor", 0.95, None),
+    ("wf1m Monitor: CPU/update vs C", "cpu_ratio", "wf1m", "caffi-monitor", 1.02, None),
+    ("wf1m Monitor: delivered updates/s vs C", "rate_ratio", "wf1m", "caffi-monitor", 0.95,
+     None),
+    # "independent of the number of updates in it": 10,000 updates cost what 1 does
+    ("ao Monitor: drain() of 10,000 vs of 1 update", "batch_ratio", "ao", "caffi-monitor", 1.5,
+     None),
+    ("wf1k Monitor: drain() of 10,000 vs of 1 update", "batch_ratio", "wf1k", "caffi-monitor",
+     1.5, None),
     ("RSS growth, scalar run", "rss", "ao", "caffi-numpy", 0.01, None),
     ("RSS growth, 1M waveform run", "rss", "wf1m", "caffi-numpy", 0.01, None),
 ]
@@ -188,6 +212,19 @@ FLOORS = [
     ("wf1m", "caffi-list", "cpu_ratio", 20.0,
      "a list of 1M Python floats costs ~10x the memcpy floor (1M float objects); 20x means the "
      "list is no longer built in a C loop (caffi 1.0.4's cffi path is ~11x)"),
+    ("ao", "caffi-monitor", "cpu_ratio", 2.0,
+     "a Monitor drained every 2 ms costs what the C subscriber does (~1.0x): libca's callback "
+     "copies into the ring without the GIL; 2x means Python is back on the per-update path"),
+    ("ao", "caffi-monitor", "rate_ratio", 0.5,
+     "the ring takes every update libca delivers (~1.0x C); half means the callback blocks"),
+    ("wf1m", "caffi-monitor", "cpu_ratio", 1.5,
+     "8 MB per update, one memcpy into the ring (~1.0x C); 1.5x means several more passes "
+     "over the data (copies out of the ring, fresh pages per update)"),
+    ("ao", "caffi-monitor", "batch_ratio", 5.0,
+     "drain() of 10,000 waiting updates hands out the ring's slots (~1x of draining one); a "
+     "copy of them costs ~20x, a Python object per update far more"),
+    ("wf1k", "caffi-monitor", "batch_ratio", 10.0,
+     "the same for 10,000 x 8 kB: a copy into the batch costs thousands of times one drain"),
     ("ao", "caffi-numpy", "rss", 0.10,
      "RSS stays flat after the warm-up (<0.1%); 10% of ~50 MB over 100k updates is a leak of "
      "~50 bytes per update"),
@@ -471,7 +508,30 @@ def memory_table(mem):
                  "peak RSS MB", "seconds"), rows)
 
 
-def measure(kind, mon, mem, subject, sub):
+def batch_table(bat):
+    rows = []
+    for subject, r in bat.items():
+        one = r["sizes"]["1"]["drain_us"]
+        for n, m in r["sizes"].items():
+            rows.append((subject, n, "%.2f" % m["drain_us"], "%.2f" % m["drain_min_us"],
+                         "%.1f" % (m["drain_us"] * 1000 / int(n)), "%.2f" % (m["drain_us"] / one),
+                         fmt(m["partial_us"], "%.1f"), "%d x %d" % (m["monitors"] - 1,
+                                                                     m["drains"] // (m["monitors"] - 1))))
+    print_table("Batches: Python cost of one Monitor.drain() of N waiting updates (medians; "
+                "x1 = ratio to N = 1; drain(N-1) copies a part of what waits, for contrast)",
+                ("subject", "N", "drain us", "min us", "ns/update", "x1", "drain(N-1) us",
+                 "timed rings x rounds"), rows)
+
+
+def batch_ratio(bat, subject):
+    sizes = bat.get(subject, {}).get("sizes", {})
+    largest = str(max(BATCH_SIZES))
+    if "1" not in sizes or largest not in sizes:
+        return None
+    return sizes[largest]["drain_us"] / sizes["1"]["drain_us"]
+
+
+def measure(kind, mon, mem, subject, sub, bat=None):
     """Value of one target/floor kind, or None if not measured."""
     if kind == "cpu_ratio":
         return mon.ratio(subject, sub, "cpu_us_per_update")
@@ -485,12 +545,18 @@ def measure(kind, mon, mem, subject, sub):
     if kind == "rss":
         vals = [r["rss_growth"] for _, subj, s, r in mem if subj == subject and s == sub]
         return max(vals) if vals else None
+    if kind == "batch_ratio":
+        return batch_ratio(bat or {}, subject)
     raise ValueError(kind)
 
 
-def describe(kind, value, mon, subject, sub):
+def describe(kind, value, mon, subject, sub, bat=None):
     if value is None:
         return "-"
+    if kind == "batch_ratio":
+        sizes = bat[subject]["sizes"]
+        return "%.2fx (%.2f vs %.2f us)" % (value, sizes[str(max(BATCH_SIZES))]["drain_us"],
+                                           sizes["1"]["drain_us"])
     if kind == "cpu_ratio":
         return "%.2fx (%.1f us; user %.2fx)" % (
             value, mon.stat(subject, sub, "cpu_us_per_update"),
@@ -509,7 +575,7 @@ def describe(kind, value, mon, subject, sub):
 
 def limit_text(kind, limit):
     return {"cpu_ratio": "<= %gx C", "rate_ratio": ">= %gx C", "cpu_abs": "<= %g us",
-            "user_excess": "<= +%g us", "rss": "< %g%%"}[kind] % (
+            "user_excess": "<= +%g us", "rss": "< %g%%", "batch_ratio": "<= %gx N=1"}[kind] % (
         100 * limit if kind == "rss" else limit)
 
 
@@ -517,24 +583,24 @@ def within(kind, value, limit):
     return value >= limit if kind == "rate_ratio" else value <= limit
 
 
-def target_table(mon, mem):
+def target_table(mon, mem, bat):
     rows = []
     for label, kind, subject, sub, limit, peer in TARGETS:
-        value = measure(kind, mon, mem, subject, sub)
+        value = measure(kind, mon, mem, subject, sub, bat)
         peer_value = measure(kind, mon, mem, subject, peer) if peer else None
         status = "-" if value is None else ("met" if within(kind, value, limit) else "NOT MET")
-        rows.append((label, describe(kind, value, mon, subject, sub),
+        rows.append((label, describe(kind, value, mon, subject, sub, bat),
                      describe(kind, peer_value, mon, subject, peer) if peer else "",
                      limit_text(kind, limit), status))
     print_table("Targets (reported, not asserted)",
                 ("target", "caffi", "caffi 1.0.4", "target", "status"), rows)
 
 
-def check_floors(mon, mem):
+def check_floors(mon, mem, bat):
     print("\nCI floors (the script fails only on these)")
     failed, passed, skipped = [], 0, 0
     for subject, sub, kind, limit, reason in FLOORS:
-        value = measure(kind, mon, mem, subject, sub)
+        value = measure(kind, mon, mem, subject, sub, bat)
         if value is None:
             status = "not measured"
             skipped += 1
@@ -544,8 +610,8 @@ def check_floors(mon, mem):
         else:
             status = "FAILED"
             failed.append((subject, sub, kind))
-        print("  %-7s %-12s %-10s %-18s %-10s %s" % (
-            subject, sub, kind, describe(kind, value, mon, subject, sub),
+        print("  %-7s %-13s %-11s %-18s %-10s %s" % (
+            subject, sub, kind, describe(kind, value, mon, subject, sub, bat),
             limit_text(kind, limit), status))
         if status == "FAILED":
             print("      reason for the floor: " + reason)
@@ -572,7 +638,7 @@ def parse_args():
                     help="comma separated subset of: %(default)s")
     ap.add_argument("--no-peers", action="store_true",
                     help="leave out caffi 1.0.4, pyepics and CaChannel")
-    ap.add_argument("--parts", default="monitors,roundtrips,memory",
+    ap.add_argument("--parts", default="monitors,roundtrips,memory,batches",
                     help="comma separated subset of: %(default)s")
     ap.add_argument("--server-cpu", default="0", help="CPU(s) for IOC + publisher (0)")
     ap.add_argument("--client-cpu", default="1", help="CPU(s) for the client (1)")
@@ -610,6 +676,7 @@ def main():
     memory_runs = MEMORY_RUNS_SHORT if args.short else MEMORY_RUNS_FULL
     rt_window, rt_warmup, rt_repeats = ((1.0, 0.3, 1) if args.short else
                                         (3.0, 0.5, args.repeats))
+    batch_rounds = 3 if args.short else 10
 
     if not args.no_build:
         subprocess.run([sys.executable, os.path.join(C_DIR, "build.py"), BUILD_DIR],
@@ -629,7 +696,7 @@ def main():
               args.server_cpu, args.client_cpu) if pin.enabled else "no CPU pinning",
              args.window, args.warmup, args.repeats), flush=True)
 
-    mon, rt, mem = Monitors(), {}, []
+    mon, rt, mem, bat = Monitors(), {}, [], {}
     with tempfile.NamedTemporaryFile("w+b", prefix="bench-ioc-", suffix=".log") as log:
         ioc = Ioc(make_env(port, server=True), pin, log)
         try:
@@ -683,6 +750,20 @@ def main():
                           "%.1f s" % (label, r["rss_before"] / 1e6, r["rss_after"] / 1e6,
                                       100 * r["rss_growth"], r["updates"], r["seconds"]),
                           flush=True)
+            if "batches" in parts:
+                for subject_name in BATCH_SUBJECTS:
+                    s = by_name[subject_name]
+                    argv = [sys.executable, MONITOR_BATCHES, s.pv, s.dbr_type,
+                            ",".join(map(str, BATCH_SIZES)), str(batch_rounds)]
+                    # the largest rings fill in ~1 s at the slowest subject's rate: generous
+                    timeout = 60 + 3 * batch_rounds * max(BATCH_SIZES) / 2000
+                    r, pub = with_publisher(s, env, pin, args.pub_lead, timeout + 90,
+                                            lambda: run_client(argv, env, pin, timeout,
+                                                               "batches " + s.name))
+                    bat[s.name] = r
+                    print("  batches %-6s " % s.name + "  ".join(
+                        "N=%s %.2f us" % (n, m["drain_us"]) for n, m in r["sizes"].items()),
+                        flush=True)
         finally:
             ioc.stop()
 
@@ -693,15 +774,18 @@ def main():
         roundtrip_table(rt, rt_clients)
     if "memory" in parts:
         memory_table(mem)
-    target_table(mon, mem)
-    failed, passed, skipped = check_floors(mon, mem)
+    if "batches" in parts:
+        batch_table(bat)
+    target_table(mon, mem, bat)
+    failed, passed, skipped = check_floors(mon, mem, bat)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"monitors": [{"subject": k[0], "subscriber": k[1], "runs": v}
                                     for k, v in mon.runs.items()],
                        "roundtrips": rt,
                        "memory": [{"run": m[0], "subject": m[1], "subscriber": m[2],
-                                   "result": m[3]} for m in mem]}, f, indent=1)
+                                   "result": m[3]} for m in mem],
+                       "batches": bat}, f, indent=1)
     if failed:
         print("\nbroken CI floor(s): " + ", ".join("/".join(f) for f in failed))
     # closing line in the plain 'N passed, N failed' form

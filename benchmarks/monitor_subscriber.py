@@ -32,7 +32,7 @@ RING_BYTES = 32 * 1024 * 1024
 
 def cpu_sample():
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_nivcsw
+    return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_minflt
 
 
 def default_depth(row_bytes):
@@ -84,6 +84,7 @@ def main():
         'updates_per_s': n / wall, 'mb_per_s': n * item_size / 1e6 / wall,
         'cpu_user_s': user, 'cpu_sys_s': system,
         'vol_ctx_switches': c1[2] - c0[2], 'invol_ctx_switches': c1[3] - c0[3],
+        'minor_faults': c1[4] - c0[4],
         'type': type_name, 'elements': elements, 'errors': s1['failures'] - s0['failures'],
         'dropped': s1['dropped'] - s0['dropped'], 'delivered': s1['updates'] - s0['updates'],
         'batches': k1 - k0, 'depth': depth, 'linger_s': linger, 'representation': representation,
