@@ -310,6 +310,7 @@ cdef class Monitor(SubscriptionRecord):
         last second, plus `dropped` (overflow), `failures` (deliveries without data) and
         `pending`."""
         cdef dict result
+        self.check_made()
         with nogil:
             epicsMutexLock(self.ring.lock)
         try:
@@ -329,6 +330,7 @@ cdef class Monitor(SubscriptionRecord):
         cdef Py_ssize_t filled
         cdef bint closed
         cdef MonitorRing *ring = self.ring
+        self.check_made()
         while True:
             if timeout is not None:
                 remaining = deadline - wall_clock()
@@ -364,8 +366,12 @@ cdef class Monitor(SubscriptionRecord):
         a few rows of a deep ring for long. A part of what waits, or a ring that overflowed
         around its end, is copied once more into the batch.
         """
-        cdef Py_ssize_t limit = -1 if max_n is None else max(_index(max_n), 0)
         cdef MonitorRing *ring = self.ring
+        cdef Py_ssize_t limit = -1               # all
+        self.check_made()
+        if max_n is not None:
+            wanted = _index(max_n)
+            limit = 0 if wanted < 0 else min(wanted, ring.depth)
         if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
             return self.empty_batch()
         cdef RingStore *out = self.spare
@@ -419,6 +425,12 @@ cdef class Monitor(SubscriptionRecord):
                      empty(0, self._numpy.int16), empty(0, self._numpy.int16),
                      empty(0, self._numpy.uint32))
 
+    cdef int check_made(self) except -1:
+        # Monitor.__new__ without __init__ has no lock or store to work with
+        if self.ring.lock == NULL or self.ring.ready == NULL or self.ring.store == NULL:
+            raise ValueError('the Monitor was not made by Monitor(chid, ...)')
+        return 0
+
     cdef void recycle(self, RingStore *store) noexcept:
         """Keep a store no batch uses any more as the next spare (one is enough)."""
         if self.spare == NULL and self.active and not self.ring.closed:
@@ -466,6 +478,7 @@ cdef class Monitor(SubscriptionRecord):
     def close(self):
         """Stop the subscription; what is still in the ring can be drained. Idempotent."""
         import threading
+        self.check_made()
         with nogil:
             epicsMutexLock(self.ring.lock)
             self.ring.closed = True
@@ -502,6 +515,8 @@ cdef class RingBlock:
         return block
 
     def __getbuffer__(self, Py_buffer *view, int flags):
+        if self.store == NULL:
+            raise ValueError('a RingBlock comes from Monitor.drain(); this one holds nothing')
         PyBuffer_FillInfo(view, self, <void *>self.store, self.store.nbytes, 0, flags)
 
     def __dealloc__(self):

@@ -825,6 +825,27 @@ def test_bad_chid():
         Monitor(chid)                       # stale
 
 
+def test_objects_not_made_by_their_constructors_raise():
+    """Monitor.__new__ without __init__, and a RingBlock not from drain(): exceptions, no crash."""
+    monitor = Monitor.__new__(Monitor)
+    for call in (monitor.drain, lambda: monitor.wait(0), monitor.stats, monitor.close):
+        with pytest.raises(ValueError, match='not made by Monitor'):
+            call()
+    assert monitor.pending == 0 and monitor.closed
+    with pytest.raises(ValueError, match='holds nothing'):
+        numpy.frombuffer(_ca.RingBlock())
+
+
+def test_drain_bounds(chans, monitors):
+    chid = chans['calong']
+    put_wait(chid, 5)
+    monitor = open_monitor(monitors, chid, DBR.LONG, depth=4)
+    assert monitor.wait(TIMEOUT)
+    assert monitor.drain(10 ** 30).values[:, 0].tolist() == [5]      # more than fits: all
+    with pytest.raises(TypeError):
+        monitor.drain(1.5)
+
+
 def test_unconnected_channel_needs_explicit_count(monitors):
     status, chid = ca.create_channel('caffi:monitor:nowhere')
     assert status == ECA.NORMAL
@@ -999,3 +1020,22 @@ def test_no_leak_soak(ioc, request):
     if 'soak' not in (request.config.getoption('markexpr', '') or ''):
         pytest.skip('soak test: select it with `pytest -m soak`')
     leak_run(int(os.environ.get('CAFFI_MONITOR_SOAK_UPDATES', '2000000')))
+
+
+# ---------------------------------------------------------------------------
+# The README's DAQ example (examples/monitor_daq.py), run as a user would
+
+DAQ_EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           'examples', 'monitor_daq.py')
+
+
+def test_daq_example_acquires_every_frame_in_order(ioc):
+    result = subprocess.run([sys.executable, DAQ_EXAMPLE, 'cawave', '-n', '300', '--write',
+                             '--batch-ms', '20'],
+                            cwd=tempfile.gettempdir(), env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert ('cawave: 300/300 frames of 20 elements into a (300, 20) array; 0 dropped by the '
+            'ring, 0 failed deliveries') in result.stdout, result.stdout
+    assert 'frame counters: 1..300, each once, in order' in result.stdout, result.stdout
