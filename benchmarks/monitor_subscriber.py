@@ -70,6 +70,7 @@ def main():
                 batch.values.shape
                 taken[0] += len(batch.counts)
                 taken[1] += 1
+                del batch       # done with it: its store is the ring's next spare
 
     consume_until(time.perf_counter() + warmup)
     s0, u0, k0, c0, t0 = monitor.stats(), taken[0], taken[1], cpu_sample(), time.perf_counter()

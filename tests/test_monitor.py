@@ -958,24 +958,38 @@ LEAK_CHILD = textwrap.dedent('''
     import caffi.ca as ca
     from caffi.monitor import Monitor
 
-    updates, warmup, flush_every = int(sys.argv[1]), int(sys.argv[2]), 100
+    updates, warmup, pv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
     def rss():
         with open('/proc/self/statm') as f:
             return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
     assert ca.create_context(True) == ca.ECA.NORMAL
-    status, chid = ca.create_channel('catest')
+    status, chid = ca.create_channel(pv)
     assert ca.pend_io(5) == ca.ECA.NORMAL
-    monitor = Monitor(chid, ca.DBR.TIME_DOUBLE, depth=4096)
+    elements = ca.element_count(chid)
+    if elements == 1:       # a scalar: many updates per drain
+        depth, flush_every, frame = 4096, 100, None
+    else:                   # a big waveform: one slot, every frame written whole
+        import numpy
+        depth, flush_every, frame = 1, 1, numpy.zeros(elements)
+    monitor = Monitor(chid, ca.DBR.TIME_DOUBLE, depth=depth)
     ca.flush_io()
-    taken, i, marks = 0, 0, {}
+    taken, i, marks, batch = 0, 0, {}, None
     deadline = time.monotonic() + 600
     while 'before' not in marks or taken < marks['taken_before'] + updates:
         for _ in range(flush_every):
             i += 1
-            ca.put(chid, float(i % 1000))
+            if frame is None:
+                ca.put(chid, float(i % 1000))
+            else:
+                frame[0] = i
+                ca.put(chid, frame)
         ca.flush_io()
+        if frame is not None:
+            monitor.wait(5.0)
+        # the previous batch is still held while the next is drained, as in a loop that
+        # rebinds `batch`: the ring then cycles through three stores
         batch = monitor.drain()
         batch.values.sum()
         taken += len(batch.values)
@@ -993,10 +1007,10 @@ LEAK_CHILD = textwrap.dedent('''
 ''')
 
 
-def leak_run(updates):
+def leak_run(updates, pv='catest', warmup=LEAK_WARMUP):
     # the repository's caffi/ source directory must not shadow the installed package
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, '-c', LEAK_CHILD, str(updates), str(LEAK_WARMUP)],
+    proc = subprocess.run([sys.executable, '-c', LEAK_CHILD, str(updates), str(warmup), pv],
                           cwd=tempfile.gettempdir(), env=os.environ, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
@@ -1013,6 +1027,11 @@ def leak_run(updates):
 
 def test_no_leak_over_many_updates(ioc):
     leak_run(LEAK_UPDATES)
+
+
+def test_no_leak_with_a_32_mb_waveform(ioc):
+    """Stores of 32 MB drained whole and released: RSS stays where the warm-up left it."""
+    leak_run(150, pv='cawavehuge', warmup=20)
 
 
 @pytest.mark.soak
