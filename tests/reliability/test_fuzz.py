@@ -21,6 +21,11 @@ reproducing calls (``fuzz_child.py N --fail-fast`` lets Hypothesis shrink the fi
 
 Default run: 1,500 examples (about 20-30 s). ``pytest -m soak``: 10,000 examples with another
 seed.
+
+caffi.monitor.Monitor has a fuzz of its own (monitor_fuzz_child.py, the same harness): random
+constructor arguments, then random sequences of writes, drains, gets, waits, pauses for the
+notifier thread, closes and clears, with batches held across examples and released in random
+order. 1,500 examples (about 20 s); 5,000 under ``pytest -m soak``.
 """
 
 import json
@@ -34,9 +39,12 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FUZZ_CHILD = os.path.join(HERE, 'fuzz_child.py')
+MONITOR_FUZZ_CHILD = os.path.join(HERE, 'monitor_fuzz_child.py')
 
 CI_EXAMPLES = 1500
 SOAK_EXAMPLES = 10000
+MONITOR_CI_EXAMPLES = 1500
+MONITOR_SOAK_EXAMPLES = 5000
 
 
 def _tail(text, limit=12000):
@@ -55,11 +63,11 @@ def _signal_name(returncode):
     return ''
 
 
-def run_fuzz(max_examples, seed, timeout):
-    """Run the fuzz child; fail with its stderr and the call under way unless it passed."""
+def run_fuzz(max_examples, seed, timeout, child=FUZZ_CHILD):
+    """Run a fuzz child; fail with its stderr and the call under way unless it passed."""
     fd, trace = tempfile.mkstemp(prefix='caffi-fuzz-trace-', suffix='.txt')
     os.close(fd)
-    argv = [sys.executable, FUZZ_CHILD, str(max_examples), '--seed', str(seed), '--trace', trace]
+    argv = [sys.executable, child, str(max_examples), '--seed', str(seed), '--trace', trace]
     try:
         try:
             proc = subprocess.run(argv, cwd=tempfile.gettempdir(), env=os.environ,
@@ -109,3 +117,20 @@ def test_fuzz_api(ioc):
 def test_fuzz_api_soak(ioc):
     summary = run_fuzz(SOAK_EXAMPLES, seed=7, timeout=1500)
     print('fuzz: %(examples)d examples, %(calls)d calls in %(seconds)s s' % summary)
+
+
+def test_fuzz_monitor(ioc):
+    """caffi.monitor.Monitor: random constructor arguments and operation sequences
+    (monitor_fuzz_child.py)."""
+    summary = run_fuzz(MONITOR_CI_EXAMPLES, seed=20261201, timeout=240, child=MONITOR_FUZZ_CHILD)
+    assert summary['monitors'] > MONITOR_CI_EXAMPLES // 10, summary     # not all rejected
+    print('monitor fuzz: %(examples)d examples, %(monitors)d monitors, %(calls)d operations, '
+          '%(notified)d notifications in %(seconds)s s' % summary)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+def test_fuzz_monitor_soak(ioc):
+    summary = run_fuzz(MONITOR_SOAK_EXAMPLES, seed=11, timeout=1500, child=MONITOR_FUZZ_CHILD)
+    print('monitor fuzz: %(examples)d examples, %(monitors)d monitors, %(calls)d operations in '
+          '%(seconds)s s' % summary)
