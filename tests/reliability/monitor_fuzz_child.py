@@ -13,8 +13,8 @@ iteration after close, and batches held on to across examples or dropped in a ra
 
 Outcomes must be documented: a Monitor, or TypeError / ValueError / OverflowError /
 MemoryError from the constructor; Batches whose five arrays agree (n rows of `width`
-elements, the request's dtype, counts within 1..native count); TimeoutError / EOFError from
-get; bools from wait. Anything else is a failure; a crash or a hang kills the process
+elements, the request's dtype, finite time stamps, counts up to the native count);
+TimeoutError / EOFError from get; bools from wait. Anything else is a failure; a crash or a hang kills the process
 (faulthandler prints the stacks; --trace FILE holds the operation under way).
 
 Last stdout line on success: ``FUZZ-SUMMARY {json}``.
@@ -68,6 +68,7 @@ class Fuzzer:
         self.writes = 0
         self.notified = 0
         self.chids = {}
+        self.native = {}
 
     def note(self, text):
         if self.trace:
@@ -83,6 +84,7 @@ class Fuzzer:
             assert status == ECA.NORMAL, (name, status)
             self.chids[name] = chid
         assert ca.pend_io(10.0) == ECA.NORMAL
+        self.native = {name: ca.element_count(chid) for name, chid in self.chids.items()}
 
     def notify_ok(self, batch):
         self.notified += 1
@@ -92,7 +94,7 @@ class Fuzzer:
     def notify_raises(batch):
         raise RuntimeError('fuzz notify raises on purpose')
 
-    def check_batch(self, batch, monitor, where):
+    def check_batch(self, batch, monitor, where, record=None):
         if not isinstance(batch, Batch):
             self.fail('%s: not a Batch: %r' % (where, batch))
             return
@@ -108,8 +110,11 @@ class Fuzzer:
         if (batch.timestamps.dtype, batch.status.dtype, batch.severity.dtype,
                 batch.counts.dtype) != (np.float64, np.int16, np.int16, np.uint32):
             self.fail('%s: metadata dtypes %s' % (where, [f.dtype for f in batch[1:]]))
-        if n and (batch.counts.min() < 1 or not np.isfinite(batch.timestamps).all()):
-            self.fail('%s: counts %s, stamps %s' % (where, batch.counts, batch.timestamps))
+        if n and not np.isfinite(batch.timestamps).all():
+            self.fail('%s: stamps %s' % (where, batch.timestamps))
+        if n and record is not None and batch.counts.max() > self.native[record]:
+            self.fail('%s: counts %s beyond the native %d' % (
+                where, batch.counts, self.native[record]))
 
     def write(self, name):
         make = RECORDS[name]
@@ -172,7 +177,7 @@ class Fuzzer:
                 if max_n is None or isinstance(max_n, int):
                     self.fail('%s(%r): %r' % (where, max_n, exc))
                 return
-            self.check_batch(batch, monitor, where)
+            self.check_batch(batch, monitor, where, name)
             if isinstance(max_n, int) and len(batch.counts) > max(max_n, 0):
                 self.fail('%s(%r) took %d' % (where, max_n, len(batch.counts)))
             if op == 'hold':
@@ -191,7 +196,7 @@ class Fuzzer:
                 update = monitor.get(timeout)
             except (TimeoutError, EOFError):
                 return
-            if not isinstance(update, Update) or update.count < 1:
+            if not isinstance(update, Update) or not 0 <= update.count <= self.native[name]:
                 self.fail('%s: %r' % (where, update))
         elif op == 'wait':
             result = monitor.wait(data.draw(timeouts, label='timeout'))
