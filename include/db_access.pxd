@@ -38,6 +38,9 @@ cdef extern from "epicsTime.h" nogil:
         epicsUInt32 secPastEpoch        # seconds since 0000 Jan 1, 1990
         epicsUInt32 nsec                # nanoseconds within second
 
+    # POSIX seconds at the EPICS epoch (1990-01-01 UTC); the header's macro is unsigned
+    unsigned long POSIX_TIME_AT_EPICS_EPOCH
+
 
 # --- cadef.h: TYPENOTCONN lives in cadef.h; re-exported here ---------------
 from cadef cimport TYPENOTCONN
