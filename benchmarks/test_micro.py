@@ -5,8 +5,8 @@
 
 No IOC, no libca traffic: the DBR buffers are built here and go through the same code a
 delivery goes through -- ``caffi.dbr.format_dbr`` (a read buffer to its §9 value),
-``caffi._ca._update_dict`` (the §10.3 dict the subscription trampoline builds) and
-``caffi._dbr._prepare_put`` (the write encoder; it returns the bytes handed to libca, i.e. it
+``caffi._testing.update_dict`` (the §10.3 dict the subscription trampoline builds) and
+``caffi._testing.prepare_put_bytes`` (the write encoder; it returns the bytes handed to libca, i.e. it
 includes the copy libca makes into its send buffer).  Every group has a ``memcpy`` member: one
 memcpy of the same number of bytes between two preallocated buffers (memoryview slice
 assignment), the least any conversion has to spend.  Each benchmark checks its result once, so a fast wrong answer
@@ -16,7 +16,7 @@ import numpy
 import pytest
 
 import caffi.ca as ca
-from caffi import _ca, _dbr
+from caffi import _testing
 from caffi.dbr import DBR, format_dbr
 
 M = 1000000
@@ -121,7 +121,7 @@ def test_ctrl_double_dict(benchmark):
 def test_callback_dict_time_double(benchmark):
     benchmark.group = "callback dict TIME_DOUBLE"
     buf = dbr_buffer(DBR.TIME_DOUBLE, 1, _time_double)
-    event = benchmark(_ca._update_dict, DBR.TIME_DOUBLE, 1, buf, False)
+    event = benchmark(_testing.update_dict, DBR.TIME_DOUBLE, 1, buf, False)
     assert event["type"] == DBR.TIME_DOUBLE and event["count"] == 1
     assert event["status"] == ca.ECA.NORMAL and event["value"]["value"] == 2.5
 
@@ -129,7 +129,7 @@ def test_callback_dict_time_double(benchmark):
 def test_callback_dict_double_1k_numpy(benchmark):
     benchmark.group = "callback dict DOUBLE 1k numpy"
     buf = double_values(1000)
-    event = benchmark(_ca._update_dict, DBR.DOUBLE, 1000, buf, True)
+    event = benchmark(_testing.update_dict, DBR.DOUBLE, 1000, buf, True)
     assert isinstance(event["value"], numpy.ndarray) and event["value"][999] == 999.0
 
 
@@ -138,7 +138,7 @@ def test_callback_dict_double_1k_numpy(benchmark):
 def test_put_1m_float64_ndarray(benchmark):
     benchmark.group = "put 1M float64 ndarray"
     value = numpy.arange(M, dtype=numpy.float64)
-    dbrtype, count, payload = benchmark(_dbr._prepare_put, value, DBR.DOUBLE, None, M)
+    dbrtype, count, payload = benchmark(_testing.prepare_put_bytes, value, DBR.DOUBLE, None, M)
     assert (dbrtype, count, len(payload)) == (DBR.DOUBLE, M, 8 * M)
     assert payload == value.tobytes()
 
@@ -146,6 +146,6 @@ def test_put_1m_float64_ndarray(benchmark):
 def test_put_1m_int32_ndarray_as_double(benchmark):
     benchmark.group = "put 1M int32 ndarray as DOUBLE"
     value = numpy.arange(M, dtype=numpy.int32)
-    dbrtype, count, payload = benchmark(_dbr._prepare_put, value, DBR.DOUBLE, None, M)
+    dbrtype, count, payload = benchmark(_testing.prepare_put_bytes, value, DBR.DOUBLE, None, M)
     assert count == M and len(payload) == 8 * M
     assert numpy.array_equal(numpy.frombuffer(payload, numpy.float64), value)

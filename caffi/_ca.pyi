@@ -1,11 +1,9 @@
 # Type stubs for the compiled module caffi._ca: the libca calls of API.md §6 (re-exported by
-# caffi.ca), the handle types behind chids/evids/contexts, and the buffered Monitor.
-from typing import (Any, Callable, Dict, Iterator, List, Literal, NamedTuple, NoReturn, Optional,
-                    SupportsIndex, Tuple, TypedDict, Union, overload)
+# caffi.ca) and the handle types behind chids/evids/contexts.
+from typing import (Any, Callable, Dict, List, NoReturn, Optional, SupportsIndex, Tuple, TypedDict,
+                    Union, overload)
 
-import numpy as np
-import numpy.typing as npt
-from typing_extensions import Buffer, Self, TypeAlias
+from typing_extensions import TypeAlias
 
 from caffi._dbr import (CA_PRIORITY as CA_PRIORITY, DBF as DBF, DBRValue as DBRValue,
                         ECA as ECA, ChannelState as ChannelState, message as message)
@@ -140,58 +138,4 @@ class _SubscriptionCounters(TypedDict):
 
 def subscription_counters(evid: SubscriptionRecord) -> _SubscriptionCounters: ...
 def run_repeater() -> NoReturn: ...
-def _update_dict(dbrtype: SupportsIndex, count: int, buffer: Buffer, use_numpy: bool = False,
-                 status: int = 1) -> _CallbackArgs: ...
-def _print_through_handler(text: Union[str, bytes]) -> int: ...
 def _shut_down() -> None: ...
-
-# ---------------------------------------------------------------------------------------------
-# Buffered monitors (caffi.monitor)
-
-class Batch(NamedTuple):
-    values: npt.NDArray[Any]             # (n, width), dtype of the request's base type
-    timestamps: npt.NDArray[np.float64]  # POSIX seconds
-    status: npt.NDArray[np.int16]
-    severity: npt.NDArray[np.int16]
-    counts: npt.NDArray[np.uint32]
-
-class Update(NamedTuple):
-    value: Any                           # a scalar for one-element monitors, else an ndarray
-    timestamp: float
-    status: int
-    severity: int
-    count: int                           # type: ignore[assignment]  # shadows tuple.count
-
-class Monitor(SubscriptionRecord):
-    @property
-    def dtype(self) -> np.dtype[Any]: ...
-    @property
-    def request_type(self) -> int: ...
-    def __init__(self, chid: ChannelRecord, chtype: SupportsIndex = ...,
-                 count: Optional[SupportsIndex] = None, depth: int = 1024,
-                 overflow: Literal['drop_oldest', 'drop_newest'] = 'drop_oldest',
-                 mask: Optional[SupportsIndex] = None,
-                 notify: Optional[Callable[[Batch], object]] = None,
-                 notify_interval: float = 0.1) -> None: ...
-    @property
-    def width(self) -> int: ...
-    @property
-    def depth(self) -> int: ...
-    @property
-    def pending(self) -> int: ...
-    @property
-    def closed(self) -> bool: ...
-    def stats(self) -> Dict[str, Any]: ...
-    def wait(self, timeout: Optional[float] = None) -> bool: ...
-    def drain(self, max_n: Optional[SupportsIndex] = None) -> Batch: ...
-    def get(self, timeout: Optional[float] = None) -> Update: ...
-    def __iter__(self) -> Iterator[Update]: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc_info: object) -> None: ...
-
-class RingBlock:
-    """The base object of a drained Batch's arrays (their memory, through the buffer protocol)."""
-
-def _notify_batches(monitor: Monitor, notify: Callable[[Batch], object], interval: float,
-                    stop: Any) -> None: ...

@@ -9,23 +9,34 @@ Rules this module keeps (API.md §11):
 * user code never runs while this module holds anything but the GIL.
 """
 
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport malloc, free
+from libc.stdio cimport stderr, fwrite, fflush
 from posix.unistd cimport usleep
 from cpython.ref cimport Py_DECREF
 
 cimport cadef
 cimport caerr
+cimport db_access as dba
 from python_threads cimport (PyGILState_Ensure, PyGILState_GetThisThreadState, PyEval_SaveThread,
                              PyThreadState_Get, PyThreadState_Clear, PyThreadState_DeleteCurrent,
                              PyObject, PyObject_CallOneArg, PyErr_WriteUnraisable,
-                             caffi_interpreter_finalizing, epicsAtThreadExit)
+                             PyThread_get_thread_ident, caffi_interpreter_finalizing,
+                             epicsAtThreadExit)
+from stdarg_io cimport va_copy, va_end, vsnprintf
+from caffi._counters cimport count_update, counters_dict
 from caffi._dbr cimport (DBRBuffer, DBRValue, PutPayload, dbr_member, dbf_member, eca_member,
                          op_member, channel_state_member, format_buffer, request_size, prepare_put)
 
 import atexit
+import threading
 from operator import index as _index
 
 from caffi._dbr import ECA, ChannelState, DBF, CA_PRIORITY, message
+
+
+cdef enum:
+    # what create_subscription() asks for when given no mask (§6.6)
+    DEFAULT_EVENT_MASK = cadef.DBE_VALUE | cadef.DBE_ALARM
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,9 +60,16 @@ cdef extern from *:
     int caffi_shutting_down            # set at interpreter exit: deliveries are dropped
 
 
+# Idents of the libca threads that keep a thread state: Python lists them among its threads
+# (threading.enumerate()) once they run Python code, but they are not Python's to wait for.
+cdef set _libca_thread_idents = set()
+
+
 cdef void drop_thread_state(void *unused) noexcept nogil:
     if caffi_shutting_down or caffi_interpreter_finalizing():
         return
+    with gil:
+        _libca_thread_idents.discard(PyThread_get_thread_ident())
     PyGILState_Ensure()
     PyThreadState_Clear(PyThreadState_Get())
     PyThreadState_DeleteCurrent()
@@ -78,6 +96,8 @@ cdef inline bint enter_python() noexcept nogil:
             PyGILState_Ensure()
             PyEval_SaveThread()
             epicsAtThreadExit(drop_thread_state, NULL)
+            with gil:
+                _libca_thread_idents.add(PyThread_get_thread_ident())
     return True
 
 
@@ -85,16 +105,20 @@ cdef inline void leave_python() noexcept nogil:
     caffi_atomic_add(-1)
 
 
-cdef void call_user(object callback, object argument) noexcept:
-    """Run a user callback; an exception is reported and swallowed (§11.5)."""
-    global caffi_callback_depth
-    caffi_callback_depth += 1
+cdef void call_reporting(object callback, object argument) noexcept:
     cdef PyObject *result = PyObject_CallOneArg(callback, argument)
-    caffi_callback_depth -= 1
     if result == NULL:
         PyErr_WriteUnraisable(callback)
     else:
         Py_DECREF(<object>result)
+
+
+cdef void call_user(object callback, object argument) noexcept:
+    """Run a user callback of a trampoline; an exception is reported and swallowed (§11.5)."""
+    global caffi_callback_depth
+    caffi_callback_depth += 1
+    call_reporting(callback, argument)
+    caffi_callback_depth -= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,13 +129,6 @@ cdef dict _contexts = {}          # address of a live libca context -> ContextRe
 
 cdef class ContextRecord:
     """A libca client context; also the handle current_context() returns."""
-    cdef cadef.ca_client_context *context
-    cdef bint destroyed
-    cdef set channels
-    cdef list pending_reads        # (channel, DBRBuffer) of reads libca may still fill
-    cdef dict group_reads          # gid -> DBRBuffers, until sg_block/sg_reset/sg_delete
-    cdef object exception_callback
-    cdef object printf_callback    # replace_printf_handler (§14); None: libca's default
 
     def __cinit__(self):
         self.channels = set()
@@ -160,16 +177,6 @@ cdef ContextRecord thread_context(bint create):
 
 cdef class ChannelRecord:
     """A channel: the chid handle users hold and the record libca's user pointer leads to."""
-    cdef cadef.chid chid
-    cdef str channel_name
-    cdef ContextRecord context
-    cdef object connection_callback
-    cdef object access_rights_callback
-    cdef set subscriptions
-    cdef set pending               # Read/WriteRequests awaiting their one callback
-    cdef list abandoned_reads      # DBRBuffers of reads a pend_io gave up on (see pend_io)
-    cdef bint closed               # cleared, or clearing: no more calls, no more callbacks
-    cdef int users                 # calls into libca with this chid under way right now
 
     def __cinit__(self):
         self.subscriptions = set()
@@ -179,7 +186,7 @@ cdef class ChannelRecord:
     def __repr__(self):
         return f'<caffi chid {self.channel_name!r}{" cleared" if self.closed else ""}>'
 
-    cdef inline cadef.chid acquire(self):
+    cdef cadef.chid acquire(self):
         """The chid for one libca call, or NULL when the channel is stale."""
         if self.closed or self.chid == NULL:
             return NULL
@@ -213,72 +220,8 @@ cdef class ChannelRecord:
             self.context.channels.discard(self)
 
 
-# ---------------------------------------------------------------------------------------------
-# Update counters: plain C, so that every subscription keeps them at the cost of a clock read.
-
-cdef extern from "<time.h>" nogil:
-    cdef struct timespec:
-        long tv_sec
-        long tv_nsec
-    int clock_gettime(int clock, timespec *now)
-    enum:
-        CLOCK_REALTIME
-
-cdef struct UpdateCounters:
-    unsigned long long updates
-    unsigned long long bytes
-    double first_time               # POSIX seconds of the first update; 0 before any
-    double last_time
-    double window_start             # the rate window: when it began and the count then
-    unsigned long long window_updates
-    double previous_rate            # updates/s over the last completed window
-
-
-cdef inline double wall_clock() noexcept nogil:
-    cdef timespec now
-    clock_gettime(CLOCK_REALTIME, &now)
-    return now.tv_sec + now.tv_nsec * 1e-9
-
-
-cdef enum:
-    RATE_WINDOW_SECONDS = 1
-
-
-cdef inline void count_update(UpdateCounters *counters, unsigned long long nbytes) noexcept nogil:
-    cdef double now = wall_clock()
-    if counters.updates == 0:
-        counters.first_time = now
-        counters.window_start = now
-        counters.window_updates = 1          # the window counts the updates after its start
-    counters.updates += 1
-    counters.bytes += nbytes
-    counters.last_time = now
-    if now - counters.window_start >= RATE_WINDOW_SECONDS:
-        counters.previous_rate = (counters.updates - counters.window_updates) / (now - counters.window_start)
-        counters.window_start = now
-        counters.window_updates = counters.updates
-
-
-cdef dict counters_dict(const UpdateCounters *counters):
-    """The counters as Python values; the rate covers the last full window up to now."""
-    cdef double now = wall_clock()
-    cdef double elapsed = now - counters.window_start
-    rate = counters.previous_rate
-    if counters.updates and elapsed >= RATE_WINDOW_SECONDS:
-        rate = (counters.updates - counters.window_updates) / elapsed
-    return {'updates': counters.updates, 'bytes': counters.bytes,
-            'first_update': counters.first_time or None, 'last_update': counters.last_time or None,
-            'rate': rate}
-
-
 cdef class SubscriptionRecord:
     """A subscription: the evid handle and the record its update callbacks arrive with."""
-    cdef cadef.evid evid
-    cdef ChannelRecord channel
-    cdef object callback
-    cdef bint use_numpy
-    cdef bint active
-    cdef UpdateCounters counters     # updated under the GIL by on_update
 
     def __repr__(self):
         return f'<caffi evid of {self.channel.channel_name!r}{"" if self.active else " cleared"}>'
@@ -293,6 +236,15 @@ cdef class CompletionRequest:
 
 cdef ChannelRecord channel_or_none(object chid):
     return chid if isinstance(chid, ChannelRecord) else None
+
+
+cdef ChannelRecord acquired(object chid):
+    """The channel of `chid` acquired for libca calls (release() it after them), or None when
+    `chid` is not a live channel."""
+    cdef ChannelRecord channel = channel_or_none(chid)
+    if channel is None or channel.acquire() == NULL:
+        return None
+    return channel
 
 
 cdef ChannelRecord channel_for_info(object chid):
@@ -351,6 +303,11 @@ cdef inline dict update_dict(ChannelRecord channel, cadef.event_handler_args *ar
         value = format_buffer(args.type, args.count, args.dbr, use_numpy)
     return {'chid': channel, 'type': dbr_member(args.type), 'count': args.count,
             'status': eca_member(args.status), 'value': value}
+
+
+cdef dict event_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy):
+    # update_dict for other modules; the trampolines keep the inline one
+    return update_dict(channel, args, use_numpy)
 
 
 cdef void on_update(cadef.event_handler_args args) noexcept nogil:
@@ -438,11 +395,6 @@ cdef void on_exception_entered(cadef.exception_handler_args args) noexcept nogil
 # ---------------------------------------------------------------------------------------------
 # Argument resolution shared by get/put/subscribe (API.md §7).
 
-cdef struct Native:
-    short field_type                 # -1 while disconnected
-    unsigned long element_count      # 0 while disconnected
-
-
 cdef Native native_of(cadef.chid chid):
     """The channel's native type and count, read in one trip out of the GIL."""
     cdef Native native
@@ -496,7 +448,7 @@ cdef void keep_until_read(ChannelRecord channel, DBRBuffer buffer):
 
 
 cdef inline bint readable_type(long dbrtype):
-    return 0 <= dbrtype <= 38
+    return 0 <= dbrtype <= dba.LAST_BUFFER_TYPE
 
 
 cdef inline object blocked_in_callback():
@@ -636,10 +588,10 @@ def clear_channel(chid):
 
 
 def change_connection_event(chid, callback=None):
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID
+    cdef cadef.chid c = channel.chid
     channel.connection_callback = callback if callable(callback) else None
     cdef cadef.caCh *handler = NULL
     if channel.connection_callback is not None:
@@ -654,10 +606,10 @@ def change_connection_event(chid, callback=None):
 
 
 def replace_access_rights_event(chid, callback=None):
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID
+    cdef cadef.chid c = channel.chid
     # stored first: libca calls a new handler at once, inside this call, when connected
     channel.access_rights_callback = callback if callable(callback) else None
     cdef cadef.caArh *handler = NULL
@@ -681,10 +633,10 @@ cdef enum ChannelQuery:
 
 cdef long query_channel(object chid, ChannelQuery query, long when_stale) except? -2:
     """One libca information call on a live channel; `when_stale` for a cleared one (§12)."""
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
+    channel = acquired(channel_for_info(chid))
+    if channel is None:
         return when_stale
+    cdef cadef.chid c = channel.chid
     cdef long answer
     with nogil:
         if query == QUERY_FIELD_TYPE:
@@ -720,10 +672,10 @@ def state(chid):
 
 
 def host_name(chid):
-    channel = channel_for_info(chid)
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
+    channel = acquired(channel_for_info(chid))
+    if channel is None:
         return ''
+    cdef cadef.chid c = channel.chid
     cdef char text[256]
     with nogil:
         cadef.ca_get_host_name(c, text, sizeof(text))
@@ -755,10 +707,10 @@ cdef object alias_of_chtype(object chtype, object ctype):
 
 def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=_NOT_GIVEN):
     chtype = alias_of_chtype(chtype, ctype)
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID, None
+    cdef cadef.chid c = channel.chid
     cdef long dbrtype
     cdef unsigned long n
     cdef Native native
@@ -794,20 +746,20 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=
 
 
 def put(chid, value, chtype=None, count=None, callback=None):
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID
+    cdef cadef.chid c = channel.chid
     cdef Native native
     cdef int status
-    cdef PutPayload payload
+    cdef PutPayload payload = PutPayload()
     cdef CompletionRequest request
     try:
         native = native_of(c)
-        prepared = prepare_put(value, requested_type(chtype, native), count, native.element_count)
-        if not isinstance(prepared, PutPayload):
-            return prepared
-        payload = prepared
+        status = prepare_put(payload, value, requested_type(chtype, native), count,
+                             native.element_count)
+        if status != caerr.ECA_NORMAL:
+            return eca_member(status)
         if not callable(callback):
             with nogil:
                 status = cadef.ca_array_put(payload.dbrtype, payload.count, c, payload.data)
@@ -827,13 +779,12 @@ def put(chid, value, chtype=None, count=None, callback=None):
 
 
 def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_numpy=False):
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID, None
+    cdef cadef.chid c = channel.chid
     cdef long dbrtype
-    cdef unsigned long n
-    cdef long event_mask = 5 if mask is None else _index(mask)       # DBE_VALUE | DBE_ALARM
+    cdef long event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
     cdef Native native
     cdef int status
     cdef SubscriptionRecord subscription
@@ -842,23 +793,35 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
         dbrtype = requested_type(chtype, native)
         if not readable_type(dbrtype):
             return ECA.BADTYPE, None
-        n = resolved_count(count, native.element_count, True)
         subscription = SubscriptionRecord()
-        subscription.channel = channel
         subscription.callback = callback if callable(callback) else None
         subscription.use_numpy = use_numpy
-        subscription.active = True
-        channel.subscriptions.add(subscription)
-        with nogil:
-            status = cadef.ca_create_subscription(dbrtype, n, c, event_mask, on_update,
-                                                  <void *>subscription, &subscription.evid)
+        status = subscribe(subscription, channel, dbrtype,
+                           resolved_count(count, native.element_count, True), event_mask,
+                           on_update, <void *>subscription)
         if status != caerr.ECA_NORMAL:
-            subscription.active = False
-            channel.subscriptions.discard(subscription)
             return eca_member(status), None
         return ECA.NORMAL, subscription
     finally:
         channel.release()
+
+
+cdef int subscribe(SubscriptionRecord subscription, ChannelRecord channel, long dbrtype,
+                   unsigned long count, long mask, cadef.caEventCallBackFunc *handler,
+                   void *user) except? -1:
+    # registered first: libca may call back before ca_create_subscription returns
+    subscription.channel = channel
+    subscription.active = True
+    channel.subscriptions.add(subscription)
+    cdef cadef.chid c = channel.chid
+    cdef int status
+    with nogil:
+        status = cadef.ca_create_subscription(dbrtype, count, c, mask, handler, user,
+                                              &subscription.evid)
+    if status != caerr.ECA_NORMAL:
+        subscription.active = False
+        channel.subscriptions.discard(subscription)
+    return status
 
 
 def clear_subscription(evid):
@@ -870,8 +833,7 @@ def clear_subscription(evid):
     channel = subscription.channel
     if not subscription.active or subscription.evid == NULL:
         return ECA.BADCHID
-    cdef cadef.chid c = channel.acquire()
-    if c == NULL:
+    if acquired(channel) is None:
         return ECA.BADCHID
     cdef cadef.evid e = subscription.evid
     subscription.active = False
@@ -1009,10 +971,10 @@ def sg_test(gid):
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GIVEN):
     chtype = alias_of_chtype(chtype, ctype)
     cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID, None
+    cdef cadef.chid c = channel.chid
     cdef long dbrtype
     cdef unsigned long n
     cdef Native native
@@ -1040,19 +1002,19 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GI
 
 def sg_put(gid, chid, value, chtype=None, count=None):
     cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
-    channel = channel_or_none(chid)
-    cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-    if c == NULL:
+    channel = acquired(chid)
+    if channel is None:
         return ECA.BADCHID
+    cdef cadef.chid c = channel.chid
     cdef Native native
     cdef int status
-    cdef PutPayload payload
+    cdef PutPayload payload = PutPayload()
     try:
         native = native_of(c)
-        prepared = prepare_put(value, requested_type(chtype, native), count, native.element_count)
-        if not isinstance(prepared, PutPayload):
-            return prepared
-        payload = prepared
+        status = prepare_put(payload, value, requested_type(chtype, native), count,
+                             native.element_count)
+        if status != caerr.ECA_NORMAL:
+            return eca_member(status)
         thread_context(True)
         with nogil:
             status = cadef.ca_sg_array_put(group, payload.dbrtype, payload.count, c, payload.data)
@@ -1085,23 +1047,6 @@ def version():
     return (<bytes>text).decode('ascii')
 
 
-def _update_dict(dbrtype, count, buffer, use_numpy=False, status=caerr.ECA_NORMAL):
-    """The §10.3 dict a subscription callback receives, built by the trampolines' own code from
-    a DBR buffer (chid None); for benchmarks and tests of the callback path without a server."""
-    cdef const unsigned char[::1] raw = buffer
-    cdef cadef.event_handler_args args
-    cdef ChannelRecord nobody = ChannelRecord()
-    args.usr = NULL
-    args.chid = NULL
-    args.type = dbrtype
-    args.count = count
-    args.dbr = &raw[0] if raw.shape[0] else NULL
-    args.status = status
-    result = update_dict(nobody, &args, use_numpy)
-    result['chid'] = None
-    return result
-
-
 def subscription_counters(evid):
     """Counters of a subscription: updates delivered with data, their DBR bytes, the POSIX times
     of the first and last update (None before any) and the update rate over the last second."""
@@ -1116,16 +1061,9 @@ def run_repeater():
         cadef.caRepeaterThread(NULL)
 
 
-include "_monitor.pxi"
-
-
 # ---------------------------------------------------------------------------------------------
 # §14 replace_printf_handler: libca's diagnostic messages (the default exception handler's
 # reports, warnings of its auxiliary threads) go to a Python callable as one str per message.
-
-from libc.stdio cimport stderr, fwrite, fflush
-from stdarg_io cimport va_copy, va_end, vsnprintf
-
 
 cdef enum:
     PRINTF_BUFFER = 512            # most messages fit; longer ones get a heap buffer
@@ -1214,33 +1152,6 @@ def replace_printf_handler(callback=None):
     return eca_member(status)
 
 
-cdef extern from *:
-    """
-    /* A variadic caller, so that tests can drive on_printf with a real va_list. */
-    static int caffi_printf_through(int (*handler)(const char *, va_list), const char *format, ...)
-    {
-        va_list args;
-        int length;
-        va_start(args, format);
-        length = handler(format, args);
-        va_end(args);
-        return length;
-    }
-    """
-    int caffi_printf_through(cadef.caPrintfFunc *handler, const char *format, ...) nogil
-
-
-def _print_through_handler(text):
-    """Send `text` (str or bytes) through the printf trampoline as libca would, in the calling
-    thread's context; returns the length the handler reports. For tests only."""
-    cdef bytes encoded = text.encode('utf-8') if isinstance(text, str) else bytes(text)
-    cdef const char *c_text = encoded
-    cdef int length
-    with nogil:
-        length = caffi_printf_through(on_printf, "%s", c_text)
-    return length
-
-
 # ---------------------------------------------------------------------------------------------
 # Interpreter exit: stop delivering, then (when no other Python thread can be using them) shut
 # the preemptive contexts down so that no libca thread is left waiting for a GIL that will never
@@ -1257,13 +1168,13 @@ def _shut_down():
         with nogil:
             usleep(1000)
         waited_ms += 1
-    import threading
     # Daemon threads still run while exit handlers do, and one of them may be inside libca with
     # any context: destroying contexts under it would crash. Then deliveries just stop here.
-    # (Threads libca created are not Python threads; dummy entries stand for such foreign ones.)
+    # (libca's own threads appear in the list once they have run a callback; they are not
+    # Python's, and destroying their contexts is what stops them.)
     others = [thread for thread in threading.enumerate()
               if thread is not threading.main_thread() and thread.is_alive()
-              and not isinstance(thread, threading._DummyThread)]
+              and thread.ident not in _libca_thread_idents]
     if others:
         return
     cdef cadef.ca_client_context *pointer

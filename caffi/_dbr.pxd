@@ -14,7 +14,6 @@ cdef class DBRBuffer:
     """Zero-filled C memory that libca writes a read reply into."""
     cdef char *data
     cdef Py_ssize_t size
-    cdef Py_ssize_t exports
 
 
 cdef class DBRValue:
@@ -34,4 +33,6 @@ cdef class PutPayload:
     cdef void allocate(self, Py_ssize_t nbytes) except *
 
 
-cdef object prepare_put(object value, long dbrtype, object count, unsigned long native_count)
+# Fills `payload` for a write (§8); returns ECA_NORMAL or the ECA code the binding answers with.
+cdef int prepare_put(PutPayload payload, object value, long dbrtype, object count,
+                     unsigned long native_count) except -1

@@ -26,6 +26,8 @@ cimport cadef
 cimport caerr
 cimport db_access as dba
 
+import array as _array_module
+import collections.abc as _abc
 import numbers as _numbers
 from decimal import Decimal as _Decimal
 from fractions import Fraction as _Fraction
@@ -489,8 +491,8 @@ cdef inline float float32_of(double x) nogil:
     return <float>x
 
 
-cdef object store_elements(PutPayload payload, int kind, object items, Py_ssize_t count):
-    """Convert the first `count` items into a new C array; returns ECA.BADSTR or None."""
+cdef int store_elements(PutPayload payload, int kind, object items, Py_ssize_t count) except -1:
+    """Convert the first `count` items into a new C array; returns ECA_NORMAL or ECA_BADSTR."""
     cdef Py_ssize_t i
     cdef char *out
     cdef bytes text
@@ -507,7 +509,7 @@ cdef object store_elements(PutPayload payload, int kind, object items, Py_ssize_
                 raise TypeError(f'cannot write {type(item).__name__} {item!r} as a string')
             text = text_bytes(item)
             if PyBytes_GET_SIZE(text) >= dba.MAX_STRING_SIZE:
-                return ECA.BADSTR
+                return caerr.ECA_BADSTR
             memcpy(out + i * dba.MAX_STRING_SIZE, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
         elif kind == KIND_SHORT:
             (<dba.dbr_short_t *>out)[i] = <dba.dbr_short_t>integer_element(item, kind)
@@ -517,7 +519,7 @@ cdef object store_elements(PutPayload payload, int kind, object items, Py_ssize_
             (<dba.dbr_enum_t *>out)[i] = <dba.dbr_enum_t>integer_element(item, kind)
         else:
             (<dba.dbr_char_t *>out)[i] = <dba.dbr_char_t>integer_element(item, kind)
-    return None
+    return caerr.ECA_NORMAL
 
 
 cdef bint borrow_buffer(PutPayload payload, int kind, object value, Py_ssize_t *n):
@@ -570,18 +572,24 @@ cdef object numpy_items(object array, int kind, Py_ssize_t count):
     return array.astype(_np_dtypes[kind])
 
 
-cdef object prepare_put(object value, long dbrtype, object count, unsigned long native_count):
-    """The C array for put()/sg_put() (API.md §8), or an ECA code the binding returns itself.
+# what prepare_put() takes element by element besides lists and tuples
+cdef tuple _SEQUENCE_TYPES = (_array_module.array, _abc.Sequence)
+
+
+cdef int prepare_put(PutPayload payload, object value, long dbrtype, object count,
+                     unsigned long native_count) except -1:
+    """Fill `payload` with the C array for put()/sg_put() (API.md §8). Returns ECA_NORMAL, or
+    the ECA code the binding answers with itself (nothing is sent); raises for values §8
+    rejects with an exception.
 
     `count` is the caller's count (None or an integer); elements past min(count, native, n)
     are not converted.
     """
     cdef int kind = write_kind(dbrtype)
     cdef Py_ssize_t n, wanted
-    cdef PutPayload payload = PutPayload()
     cdef bytes text
     if kind < 0:
-        return ECA.BADTYPE
+        return caerr.ECA_BADTYPE
     wanted = native_count
     if count is not None:
         requested = _index(count)
@@ -600,7 +608,7 @@ cdef object prepare_put(object value, long dbrtype, object count, unsigned long 
             items = text + b'\0'            # a C string: bytes and terminator
             if borrow_buffer(payload, kind, items, &n):
                 payload.count = min(wanted, n)
-                return payload
+                return caerr.ECA_NORMAL
         else:
             items = (float(text),)
     elif isinstance(value, (int, float)) or isinstance(value, _numbers.Number):
@@ -609,35 +617,19 @@ cdef object prepare_put(object value, long dbrtype, object count, unsigned long 
         items = value
     elif PyObject_CheckBuffer(value) and borrow_buffer(payload, kind, value, &n):
         payload.count = min(wanted, n)
-        return payload
+        return caerr.ECA_NORMAL
     elif type(value).__module__ == 'numpy' and type(value).__name__ == 'ndarray':
         items = numpy_items(value, kind, wanted)
         if borrow_buffer(payload, kind, items, &n):
             payload.count = min(wanted, n)
-            return payload
+            return caerr.ECA_NORMAL
     elif isinstance(value, (range, bytearray)) or isinstance(value, _SEQUENCE_TYPES):
         items = value
     else:
-        return ECA.BADTYPE
+        return caerr.ECA_BADTYPE
 
     n = len(items)
     payload.count = min(wanted, n)
-    status = store_elements(payload, kind, items, payload.count)
-    if status is not None:
-        return status
-    return payload
+    return store_elements(payload, kind, items, payload.count)
 
 
-import array as _array_module
-import collections.abc as _abc
-cdef tuple _SEQUENCE_TYPES = (_array_module.array, _abc.Sequence)
-
-
-def _prepare_put(value, dbrtype, count=None, native_count=1):
-    """prepare_put() for tests and benchmarks: (request type, count, bytes written) or an ECA."""
-    prepared = prepare_put(value, dbrtype, count, native_count)
-    if not isinstance(prepared, PutPayload):
-        return prepared
-    cdef PutPayload payload = prepared
-    cdef Py_ssize_t nbytes = payload.count * ELEMENT_SIZE[write_kind(payload.dbrtype)]
-    return payload.dbrtype, payload.count, PyBytes_FromStringAndSize(<const char *>payload.data, nbytes)

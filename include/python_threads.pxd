@@ -13,6 +13,7 @@ cdef extern from "Python.h":
     void PyThreadState_Clear(PyThreadState *tstate) nogil
     void PyThreadState_DeleteCurrent() nogil
     int Py_IsInitialized() nogil
+    unsigned long PyThread_get_thread_ident() nogil     # threading's ident of the calling thread
     # new reference, or NULL with an exception set; takes no reference of its arguments
     PyObject *PyObject_CallOneArg(object callable, object arg)
     void PyErr_WriteUnraisable(object where)

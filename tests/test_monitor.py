@@ -20,6 +20,7 @@ import numpy
 import pytest
 
 import caffi._ca as _ca
+import caffi._monitor as _monitor
 import caffi.ca as ca
 from caffi.constants import ECA, AlarmCondition, AlarmSeverity, ChannelState
 from caffi.dbr import DBR
@@ -833,7 +834,7 @@ def test_objects_not_made_by_their_constructors_raise():
             call()
     assert monitor.pending == 0 and monitor.closed
     with pytest.raises(ValueError, match='holds nothing'):
-        numpy.frombuffer(_ca.RingBlock())
+        numpy.frombuffer(_monitor.RingBlock())
 
 
 def test_drain_bounds(chans, monitors):
@@ -930,8 +931,8 @@ def test_notify_exception_is_reported_and_notifications_continue(chans, monkeypa
     report = reports[0]
     assert isinstance(report.exc_value, ZeroDivisionError)
     assert report.exc_traceback is not None
+    # reported as every callback's exception is: "Exception ignored in: <notify>"
     assert report.object is notify
-    assert 'notify' in report.err_msg
 
 
 def test_close_from_notify(chans):

@@ -14,6 +14,7 @@ import pytest
 
 import caffi.ca as ca
 import caffi._ca as _ca
+import caffi._testing as _testing
 from caffi.constants import ECA
 
 from ca_client_util import connect, in_fresh_thread, own_context, run_in_thread, wait_until
@@ -203,7 +204,7 @@ def test_formatting_lengths(length):
     text = ''.join(chr(ord('a') + i % 26) for i in range(length))
     with own_context(True):
         assert ca.replace_printf_handler(messages) == ECA.NORMAL
-        assert _ca._print_through_handler(text) == length
+        assert _testing.print_through_handler(text) == length
         ca.replace_printf_handler(None)
     assert messages.items == [text]
 
@@ -213,7 +214,7 @@ def test_formatting_text():
     messages = Messages()
     with own_context(True):
         assert ca.replace_printf_handler(messages) == ECA.NORMAL
-        _ca._print_through_handler('100% näive\n')
-        _ca._print_through_handler(b'\xff bad utf-8')
+        _testing.print_through_handler('100% näive\n')
+        _testing.print_through_handler(b'\xff bad utf-8')
         ca.replace_printf_handler(None)
     assert messages.items == ['100% näive\n', '\ufffd bad utf-8']

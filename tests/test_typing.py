@@ -30,10 +30,10 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 EXAMPLE = os.path.join(REPO_ROOT, 'examples', 'daq_example.py')
 ALLOWLIST = os.path.join(TESTS_DIR, 'stubtest_allowlist.txt')
 
-STUBS = ['__init__.pyi', 'ca.pyi', '_ca.pyi', '_dbr.pyi', 'macros.pyi']
+STUBS = ['__init__.pyi', 'ca.pyi', '_ca.pyi', '_dbr.pyi', '_monitor.pyi', '_testing.pyi', 'macros.pyi']
 # modules whose types come from those stubs (constants and dbr re-export from _dbr)
-STUBBED_MODULES = ['caffi._ca', 'caffi._dbr', 'caffi.ca', 'caffi.macros', 'caffi.constants',
-                   'caffi.dbr']
+STUBBED_MODULES = ['caffi._ca', 'caffi._dbr', 'caffi._monitor', 'caffi._testing', 'caffi.ca',
+                   'caffi.macros', 'caffi.constants', 'caffi.dbr']
 MYPY_TIMEOUT = 600
 
 # mypy reports no errors inside an installed package; do the same for a source tree on MYPYPATH

@@ -1,29 +1,51 @@
-# Buffered monitors (caffi.monitor): included by _ca.pyx.
-#
-# libca's callback copies each update into the next slot of a preallocated ring in C and never
-# takes the GIL; Python threads take whole batches out of the ring. The ring is plain C memory
-# (MonitorRing) because the callback cannot touch Python objects; the Monitor object owns it
-# and frees it only after libca can no longer call back (subscription or channel cleared).
-#
-# That callback's memcpy is the only copy of an update. The slots live in a RingStore (values
-# and per-slot metadata in one allocation); drain() of everything waiting swaps the ring's store
-# for a spare one and hands the filled store out as the batch's arrays (a RingBlock is their
-# base object). A store whose batch has been released comes back as the next spare, so the
-# pages libca's callback writes into stay mapped and warm.
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Buffered monitors (caffi.monitor), an extension of its own over caffi._ca's records.
 
-from collections import namedtuple as _namedtuple
+libca's callback copies each update into the next slot of a preallocated ring in C and never
+takes the GIL; Python threads take whole batches out of the ring. The ring is plain C memory
+(MonitorRing) because the callback cannot touch Python objects; the Monitor object owns it
+and frees it only after libca can no longer call back (subscription or channel cleared).
 
-from caffi._dbr import DBR
+That callback's memcpy is the only copy of an update. The slots live in a RingStore (values
+and per-slot metadata in one allocation); drain() of everything waiting swaps the ring's store
+for a spare one and hands the filled store out as the batch's arrays (a RingBlock is their
+base object). A store whose batch has been released comes back as the next spare, so the
+pages libca's callback writes into stay mapped and warm.
+"""
 
+from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memcpy, memset
+from cpython.buffer cimport PyBuffer_FillInfo
+
+cimport cadef
+cimport caerr
 cimport db_access as dba
 from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
                          epicsMutexUnlock, epicsEventId, epicsEventCreate, epicsEventDestroy,
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
-from libc.string cimport memcpy, memset
-from cpython.buffer cimport PyBuffer_FillInfo
+from caffi._counters cimport UpdateCounters, count_update, counters_dict, monotonic_clock
+from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, acquired, native_of, subscribe,
+                        call_reporting)
+from caffi._dbr cimport dbr_member, eca_member
+
+import threading
+from collections import namedtuple as _namedtuple
+from operator import index as _index
+
+import numpy
+
+from caffi._ca import clear_subscription
+from caffi._dbr import DBR, message
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
+
+
+cdef enum:
+    # what a Monitor subscribes to when given no mask: as create_subscription()
+    DEFAULT_EVENT_MASK = cadef.DBE_VALUE | cadef.DBE_ALARM
+    # the DBF base types (STRING..DOUBLE): `request type % BASE_TYPES` is the element's
+    BASE_TYPES = dba.LAST_TYPE + 1
 
 
 Batch = _namedtuple('Batch', 'values timestamps status severity counts')
@@ -146,7 +168,7 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         stamped = <const dba.dbr_time_short *>args.dbr
         store.status[slot] = stamped.status
         store.severity[slot] = stamped.severity
-        store.stamps[slot] = (<double>stamped.stamp.secPastEpoch + POSIX_TIME_AT_EPICS_EPOCH
+        store.stamps[slot] = (<double>stamped.stamp.secPastEpoch + dba.POSIX_TIME_AT_EPICS_EPOCH
                               + stamped.stamp.nsec * 1e-9)
     else:
         store.status[slot] = 0
@@ -163,15 +185,19 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
 cdef class RingBlock                 # below: the base object of a drained Batch's arrays
 
 
-cdef enum:
-    POSIX_TIME_AT_EPICS_EPOCH = 631152000
-
 # what a ring's slots may take in all: far beyond any machine, but Py_ssize_t arithmetic on the
 # store's offsets cannot overflow below it
 cdef Py_ssize_t MAX_STORE_BYTES = (<Py_ssize_t>1) << 52
 
-# numpy dtypes of the DBF base types, indexed by `request type % 7`
-cdef tuple MONITOR_DTYPES = ('S40', 'int16', 'float32', 'uint16', 'uint8', 'int32', 'float64')
+# numpy dtypes of the DBF base types, indexed by `request type % BASE_TYPES`
+cdef tuple MONITOR_DTYPES = ('S%d' % dba.MAX_STRING_SIZE, 'int16', 'float32', 'uint16', 'uint8',
+                             'int32', 'float64')
+
+
+cdef inline bint monitor_type(long request):
+    """A Monitor keeps plain and TIME_ requests: the value, or it with alarm fields and stamp."""
+    return (dba.DBR_STRING <= request <= dba.DBR_DOUBLE
+            or dba.DBR_TIME_STRING <= request <= dba.DBR_TIME_DOUBLE)
 
 
 cdef class Monitor(SubscriptionRecord):
@@ -191,7 +217,6 @@ cdef class Monitor(SubscriptionRecord):
     cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
     cdef readonly object dtype
     cdef readonly object request_type
-    cdef object _numpy
     cdef object notifier
     cdef object stop_notifier
 
@@ -202,10 +227,8 @@ cdef class Monitor(SubscriptionRecord):
 
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
-        import numpy
-        self._numpy = numpy
         cdef long request = _index(chtype)
-        if not (0 <= request <= 6 or 14 <= request <= 20):
+        if not monitor_type(request):
             raise ValueError(f'a Monitor takes a plain or TIME_ request type, not {dbr_member(request)!r}')
         if overflow not in ('drop_oldest', 'drop_newest'):
             raise ValueError(f"overflow must be 'drop_oldest' or 'drop_newest', not {overflow!r}")
@@ -216,9 +239,8 @@ cdef class Monitor(SubscriptionRecord):
         notify_interval = float(notify_interval)
         if notify is not None and notify_interval <= 0:
             raise ValueError('notify_interval must be positive')
-        channel = channel_or_none(chid)
-        cdef cadef.chid c = channel.acquire() if channel is not None else NULL
-        if c == NULL:
+        channel = acquired(chid)
+        if channel is None:
             raise ValueError('Monitor needs a live chid from create_channel()')
         cdef Native native
         cdef long event_mask
@@ -226,14 +248,14 @@ cdef class Monitor(SubscriptionRecord):
         cdef int status
         cdef MonitorRing *ring = self.ring
         try:
-            native = native_of(c)
+            native = native_of(channel.chid)
             width = native.element_count if count is None else _index(count)
             if width < 1:
                 raise ValueError('the channel is not connected: give an explicit count' if count is None
                                  else 'count must be at least 1')
-            event_mask = 5 if mask is None else _index(mask)
+            event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
             self.request_type = dbr_member(request)
-            self.dtype = numpy.dtype(MONITOR_DTYPES[request % 7])
+            self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPES])
             ring.value_offset = dba.dbr_value_offset[request]
             ring.has_stamp = request >= dba.DBR_TIME_STRING
             ring.element_size = dba.dbr_value_size[request]
@@ -244,24 +266,17 @@ cdef class Monitor(SubscriptionRecord):
             ring.row_bytes = width * ring.element_size
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
-            ring.text = request % 7 == dba.DBR_STRING
+            ring.text = request % BASE_TYPES == dba.DBR_STRING
             ring.store = store_new(depth, ring.row_bytes)
-            ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pxi', 0)
+            ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pyx', 0)
             ring.ready = epicsEventCreate(epicsEventEmpty)
             if ring.store == NULL or ring.lock == NULL or ring.ready == NULL:
                 raise MemoryError()
             requested_count = 0 if count is None else width     # 0: the server's current length
-            self.channel = channel
             self.callback = None
-            self.active = True
-            channel.subscriptions.add(self)
-            with nogil:
-                status = cadef.ca_create_subscription(request, requested_count, c,
-                                                      event_mask, on_buffered_update, <void *>ring,
-                                                      &self.evid)
+            status = subscribe(self, channel, request, requested_count, event_mask,
+                               on_buffered_update, <void *>ring)
             if status != caerr.ECA_NORMAL:
-                self.active = False
-                channel.subscriptions.discard(self)
                 raise ValueError(f'ca_create_subscription failed: {eca_member(status)!r} '
                                  f'({message(status)})')
         finally:
@@ -325,7 +340,7 @@ cdef class Monitor(SubscriptionRecord):
     def wait(self, timeout=None):
         """Block (without the GIL) until an update is waiting; False on timeout or close."""
         cdef double remaining = -1.0 if timeout is None else timeout
-        cdef double deadline = wall_clock() + remaining
+        cdef double deadline = monotonic_clock() + remaining
         cdef double slice_
         cdef Py_ssize_t filled
         cdef bint closed
@@ -333,7 +348,7 @@ cdef class Monitor(SubscriptionRecord):
         self.check_made()
         while True:
             if timeout is not None:
-                remaining = deadline - wall_clock()
+                remaining = deadline - monotonic_clock()
             # bounded slices so that a channel cleared elsewhere is noticed
             slice_ = 0.1 if timeout is None or remaining > 0.1 else remaining
             with nogil:
@@ -353,7 +368,7 @@ cdef class Monitor(SubscriptionRecord):
                 return True
             if closed or not self.active:
                 return False
-            if timeout is not None and deadline - wall_clock() <= 0:
+            if timeout is not None and deadline - monotonic_clock() <= 0:
                 return False
 
     def drain(self, max_n=None):
@@ -408,22 +423,22 @@ cdef class Monitor(SubscriptionRecord):
 
     cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
         """The Batch of slots first..first+n of a handed-out store: views, no copy."""
-        frombuffer = self._numpy.frombuffer
+        frombuffer = numpy.frombuffer
         cdef RingStore *store = block.store
         cdef char *base = <char *>store
         values = frombuffer(block, self.dtype, n * self.ring.width,
                             store.values - base + first * self.ring.row_bytes)
         return Batch(values.reshape(n, self.ring.width),
-                     frombuffer(block, self._numpy.float64, n, <char *>&store.stamps[first] - base),
-                     frombuffer(block, self._numpy.int16, n, <char *>&store.status[first] - base),
-                     frombuffer(block, self._numpy.int16, n, <char *>&store.severity[first] - base),
-                     frombuffer(block, self._numpy.uint32, n, <char *>&store.counts[first] - base))
+                     frombuffer(block, numpy.float64, n, <char *>&store.stamps[first] - base),
+                     frombuffer(block, numpy.int16, n, <char *>&store.status[first] - base),
+                     frombuffer(block, numpy.int16, n, <char *>&store.severity[first] - base),
+                     frombuffer(block, numpy.uint32, n, <char *>&store.counts[first] - base))
 
     cdef object empty_batch(self):
-        empty = self._numpy.empty
-        return Batch(empty((0, self.ring.width), self.dtype), empty(0, self._numpy.float64),
-                     empty(0, self._numpy.int16), empty(0, self._numpy.int16),
-                     empty(0, self._numpy.uint32))
+        empty = numpy.empty
+        return Batch(empty((0, self.ring.width), self.dtype), empty(0, numpy.float64),
+                     empty(0, numpy.int16), empty(0, numpy.int16),
+                     empty(0, numpy.uint32))
 
     cdef int check_made(self) except -1:
         # Monitor.__new__ without __init__ has no lock or store to work with
@@ -466,7 +481,6 @@ cdef class Monitor(SubscriptionRecord):
     # -- notifier --------------------------------------------------------------------------
 
     cdef start_notifier(self, notify, interval):
-        import threading
         self.stop_notifier = threading.Event()
         self.notifier = threading.Thread(target=_notify_batches, name='caffi-monitor-notifier',
                                          args=(self, notify, float(interval), self.stop_notifier),
@@ -477,7 +491,6 @@ cdef class Monitor(SubscriptionRecord):
 
     def close(self):
         """Stop the subscription; what is still in the ring can be drained. Idempotent."""
-        import threading
         self.check_made()
         with nogil:
             epicsMutexLock(self.ring.lock)
@@ -531,16 +544,9 @@ cdef class RingBlock:
 
 def _notify_batches(Monitor monitor, notify, double interval, stop):
     """The notifier thread: every `interval` seconds, hand what arrived to `notify`."""
-    import sys
     while not stop.wait(interval):
         batch = monitor.drain()
         if len(batch.counts):
-            try:
-                notify(batch)
-            except BaseException:
-                sys.unraisablehook(_UnraisableReport(*sys.exc_info(), 'caffi Monitor notify', notify))
+            call_reporting(notify, batch)      # an exception is reported; the thread goes on
         if monitor.closed and not monitor.pending:
             return
-
-
-_UnraisableReport = _namedtuple('UnraisableHookArgs', 'exc_type exc_value exc_traceback err_msg object')

@@ -1,0 +1,75 @@
+# What other extensions of caffi (caffi._monitor, caffi._testing) use of caffi._ca at C speed:
+# the handle records, the opening of a call on a channel, subscription registration and the
+# trampolines' helpers. Inline helpers of the update path are in _counters.pxd.
+
+cimport cadef
+from caffi._counters cimport UpdateCounters
+
+
+cdef class ContextRecord:
+    """A libca client context; also the handle current_context() returns."""
+    cdef cadef.ca_client_context *context
+    cdef bint destroyed
+    cdef set channels
+    cdef list pending_reads        # (channel, DBRBuffer) of reads libca may still fill
+    cdef dict group_reads          # gid -> DBRBuffers, until sg_block/sg_reset/sg_delete
+    cdef object exception_callback
+    cdef object printf_callback    # replace_printf_handler (§14); None: libca's default
+
+    cdef void forget(self)
+
+
+cdef class ChannelRecord:
+    """A channel: the chid handle users hold and the record libca's user pointer leads to."""
+    cdef cadef.chid chid
+    cdef str channel_name
+    cdef ContextRecord context
+    cdef object connection_callback
+    cdef object access_rights_callback
+    cdef set subscriptions
+    cdef set pending               # Read/WriteRequests awaiting their one callback
+    cdef list abandoned_reads      # DBRBuffers of reads a pend_io gave up on (see pend_io)
+    cdef bint closed               # cleared, or clearing: no more calls, no more callbacks
+    cdef int users                 # calls into libca with this chid under way right now
+
+    cdef cadef.chid acquire(self)
+    cdef void release(self)
+    cdef void destroy(self)
+    cdef void forget(self)
+
+
+cdef class SubscriptionRecord:
+    """A subscription: the evid handle and the record its update callbacks arrive with."""
+    cdef cadef.evid evid
+    cdef ChannelRecord channel
+    cdef object callback
+    cdef bint use_numpy
+    cdef bint active
+    cdef UpdateCounters counters     # updated under the GIL by on_update
+
+
+cdef struct Native:
+    short field_type                 # -1 while disconnected
+    unsigned long element_count      # 0 while disconnected
+
+
+# The opening of every call on a chid: the channel, acquired for libca calls (release() it when
+# done), or None when `chid` is not a live channel.
+cdef ChannelRecord acquired(object chid)
+cdef Native native_of(cadef.chid chid)
+
+# Registers `subscription` with its channel and subscribes; returns libca's status (on failure
+# the subscription is left unregistered and inactive). The channel must be acquired.
+cdef int subscribe(SubscriptionRecord subscription, ChannelRecord channel, long dbrtype,
+                   unsigned long count, long mask, cadef.caEventCallBackFunc *handler,
+                   void *user) except? -1
+
+# A callable of user code run from Python code of caffi's own (a notifier thread): an exception
+# is reported through sys.unraisablehook, as every callback's is.
+cdef void call_reporting(object callback, object argument) noexcept
+
+# The §10.3 dict of an update, as the trampolines build it (caffi._testing uses it offline).
+cdef dict event_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy)
+
+# libca's caPrintfFunc (§14), for caffi._testing to drive with a real va_list.
+cdef int on_printf(const char *pformat, cadef.va_list args) noexcept nogil

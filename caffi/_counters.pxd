@@ -1,0 +1,62 @@
+# The clocks and the per-subscription update counters of the update path.
+#
+# Inline helpers live in this .pxd of their own, not in _ca.pxd: every extension that cimports
+# them compiles its own copy, so libca's callbacks in _ca and in _monitor call them without an
+# indirection through the other module's function table.
+
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
+
+
+cdef struct UpdateCounters:
+    unsigned long long updates
+    unsigned long long bytes
+    double first_time               # POSIX seconds of the first update; 0 before any
+    double last_time
+    double window_start             # the rate window: when it began and the count then
+    unsigned long long window_updates
+    double previous_rate            # updates/s over the last completed window
+
+
+cdef enum:
+    RATE_WINDOW_SECONDS = 1
+
+
+cdef inline double wall_clock() noexcept nogil:
+    """POSIX seconds now: the time of an update's receipt."""
+    cdef timespec now
+    clock_gettime(CLOCK_REALTIME, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef inline double monotonic_clock() noexcept nogil:
+    """Seconds on a clock that never steps: for timeouts and deadlines."""
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef inline void count_update(UpdateCounters *counters, unsigned long long nbytes) noexcept nogil:
+    cdef double now = wall_clock()
+    if counters.updates == 0:
+        counters.first_time = now
+        counters.window_start = now
+        counters.window_updates = 1          # the window counts the updates after its start
+    counters.updates += 1
+    counters.bytes += nbytes
+    counters.last_time = now
+    if now - counters.window_start >= RATE_WINDOW_SECONDS:
+        counters.previous_rate = (counters.updates - counters.window_updates) / (now - counters.window_start)
+        counters.window_start = now
+        counters.window_updates = counters.updates
+
+
+cdef inline dict counters_dict(const UpdateCounters *counters):
+    """The counters as Python values; the rate covers the last full window up to now."""
+    cdef double now = wall_clock()
+    cdef double elapsed = now - counters.window_start
+    rate = counters.previous_rate
+    if counters.updates and elapsed >= RATE_WINDOW_SECONDS:
+        rate = (counters.updates - counters.window_updates) / elapsed
+    return {'updates': counters.updates, 'bytes': counters.bytes,
+            'first_update': counters.first_time or None, 'last_update': counters.last_time or None,
+            'rate': rate}
