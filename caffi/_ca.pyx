@@ -257,43 +257,37 @@ cdef ChannelRecord channel_for_info(object chid):
 # Trampolines: libca -> Python.
 
 cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
-    if enter_python():
-        on_connection_entered(args)
-        leave_python()
-
-
-cdef void on_connection_entered(cadef.connection_handler_args args) noexcept nogil:
     cdef void *user = cadef.ca_puser(args.chid)
-    if user == NULL:
+    if user == NULL or not enter_python():
         return
-    with gil:
-        channel = <ChannelRecord>user
-        if channel.closed:
-            return
-        if channel.chid == NULL:
-            channel.chid = args.chid          # libca may call before ca_create_channel returned
-        callback = channel.connection_callback
-        if callback is not None:
-            call_user(callback, {'chid': channel, 'op': op_member(args.op)})
+    try:
+        with gil:
+            channel = <ChannelRecord>user
+            if channel.closed:
+                return
+            if channel.chid == NULL:
+                channel.chid = args.chid          # libca may call before ca_create_channel returned
+            callback = channel.connection_callback
+            if callback is not None:
+                call_user(callback, {'chid': channel, 'op': op_member(args.op)})
+    finally:
+        leave_python()
 
 
 cdef void on_access_rights(cadef.access_rights_handler_args args) noexcept nogil:
-    if enter_python():
-        on_access_rights_entered(args)
-        leave_python()
-
-
-cdef void on_access_rights_entered(cadef.access_rights_handler_args args) noexcept nogil:
     cdef void *user = cadef.ca_puser(args.chid)
-    if user == NULL:
+    if user == NULL or not enter_python():
         return
-    with gil:
-        channel = <ChannelRecord>user
-        callback = channel.access_rights_callback
-        if channel.closed or callback is None:
-            return
-        call_user(callback, {'chid': channel, 'read_access': bool(args.ar.read_access),
-                             'write_access': bool(args.ar.write_access)})
+    try:
+        with gil:
+            callback = (<ChannelRecord>user).access_rights_callback
+            if (<ChannelRecord>user).closed or callback is None:
+                return
+            call_user(callback, {'chid': <ChannelRecord>user,
+                                 'read_access': bool(args.ar.read_access),
+                                 'write_access': bool(args.ar.write_access)})
+    finally:
+        leave_python()
 
 
 cdef inline dict update_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy):
@@ -311,20 +305,19 @@ cdef dict event_dict(ChannelRecord channel, cadef.event_handler_args *args, bint
 
 
 cdef void on_update(cadef.event_handler_args args) noexcept nogil:
-    if enter_python():
-        on_update_entered(args)
+    if not enter_python():
+        return
+    try:
+        with gil:
+            subscription = <SubscriptionRecord>args.usr
+            if not subscription.active:
+                return
+            if args.status == caerr.ECA_NORMAL:
+                count_update(&subscription.counters, request_size(args.type, args.count))
+            if subscription.callback is not None:
+                call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
+    finally:
         leave_python()
-
-
-cdef void on_update_entered(cadef.event_handler_args args) noexcept nogil:
-    with gil:
-        subscription = <SubscriptionRecord>args.usr
-        if not subscription.active:
-            return
-        if args.status == caerr.ECA_NORMAL:
-            count_update(&subscription.counters, request_size(args.type, args.count))
-        if subscription.callback is not None:
-            call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
 
 
 cdef inline CompletionRequest take_completion(void *user):
@@ -338,58 +331,55 @@ cdef inline CompletionRequest take_completion(void *user):
 
 
 cdef void on_read(cadef.event_handler_args args) noexcept nogil:
-    if enter_python():
-        on_read_entered(args)
+    if not enter_python():
+        return
+    try:
+        with gil:
+            request = take_completion(args.usr)
+            if request is not None:
+                call_user(request.callback, update_dict(request.channel, &args, request.use_numpy))
+    finally:
         leave_python()
-
-
-cdef void on_read_entered(cadef.event_handler_args args) noexcept nogil:
-    with gil:
-        request = take_completion(args.usr)
-        if request is not None:
-            call_user(request.callback, update_dict(request.channel, &args, request.use_numpy))
 
 
 cdef void on_write(cadef.event_handler_args args) noexcept nogil:
-    if enter_python():
-        on_write_entered(args)
+    if not enter_python():
+        return
+    try:
+        with gil:
+            request = take_completion(args.usr)
+            if request is not None:
+                call_user(request.callback, {'chid': request.channel, 'type': dbr_member(args.type),
+                                             'count': args.count, 'status': eca_member(args.status)})
+    finally:
         leave_python()
-
-
-cdef void on_write_entered(cadef.event_handler_args args) noexcept nogil:
-    with gil:
-        request = take_completion(args.usr)
-        if request is not None:
-            call_user(request.callback, {'chid': request.channel, 'type': dbr_member(args.type),
-                                         'count': args.count, 'status': eca_member(args.status)})
 
 
 cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
-    if enter_python():
-        on_exception_entered(args)
-        leave_python()
-
-
-cdef void on_exception_entered(cadef.exception_handler_args args) noexcept nogil:
     cdef void *channel_user = NULL
-    if args.chid != NULL:
-        channel_user = cadef.ca_puser(args.chid)
-    with gil:
-        context = <ContextRecord>args.usr
-        callback = context.exception_callback
-        if context.destroyed or callback is None:
-            return
-        call_user(callback, {
-            'chid': <ChannelRecord>channel_user if channel_user != NULL else None,
-            'type': dbr_member(args.type),
-            'count': args.count,
-            'addr': <size_t>args.addr if args.addr != NULL else None,
-            'stat': eca_member(args.stat),
-            'op': op_member(args.op),
-            'ctx': (<bytes>args.ctx).decode('utf-8', 'replace') if args.ctx != NULL else '',
-            'file': (<bytes>args.pFile).decode('utf-8', 'replace') if args.pFile != NULL else '',
-            'lineNo': args.lineNo,
-        })
+    if not enter_python():
+        return
+    try:
+        if args.chid != NULL:
+            channel_user = cadef.ca_puser(args.chid)
+        with gil:
+            context = <ContextRecord>args.usr
+            callback = context.exception_callback
+            if context.destroyed or callback is None:
+                return
+            call_user(callback, {
+                'chid': <ChannelRecord>channel_user if channel_user != NULL else None,
+                'type': dbr_member(args.type),
+                'count': args.count,
+                'addr': <size_t>args.addr if args.addr != NULL else None,
+                'stat': eca_member(args.stat),
+                'op': op_member(args.op),
+                'ctx': (<bytes>args.ctx).decode('utf-8', 'replace') if args.ctx != NULL else '',
+                'file': (<bytes>args.pFile).decode('utf-8', 'replace') if args.pFile != NULL else '',
+                'lineNo': args.lineNo,
+            })
+    finally:
+        leave_python()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,6 +410,42 @@ cdef unsigned long resolved_count(object count, unsigned long native, bint zero_
     if n <= 0 or n > native:
         return native
     return n
+
+
+cdef struct ReadRequest:
+    long dbrtype
+    unsigned long count
+
+
+cdef int resolve_read(cadef.chid c, object chtype, object count, bint zero_asks_server,
+                      ReadRequest *read) except -1:
+    """The request type and count of a read or subscription (§7) into `read`; ECA_NORMAL, or
+    ECA_BADTYPE for a type no read can ask for (a disconnected channel's native type too)."""
+    cdef Native native = native_of(c)
+    read.dbrtype = requested_type(chtype, native)
+    if not readable_type(read.dbrtype):
+        return caerr.ECA_BADTYPE
+    read.count = resolved_count(count, native.element_count, zero_asks_server)
+    return caerr.ECA_NORMAL
+
+
+cdef int prepare_write(PutPayload payload, cadef.chid c, object value, object chtype,
+                       object count) except -1:
+    """The C array of a write to the channel (§8) into `payload`; ECA_NORMAL or the ECA code
+    the binding answers with itself."""
+    cdef Native native = native_of(c)
+    return prepare_put(payload, value, requested_type(chtype, native), count, native.element_count)
+
+
+cdef CompletionRequest new_completion(ChannelRecord channel, object callback, bint use_numpy):
+    """A one-shot callback's request, registered with its channel before libca can call back
+    (discard it from channel.pending when the libca call fails)."""
+    cdef CompletionRequest request = CompletionRequest()
+    request.channel = channel
+    request.callback = callback
+    request.use_numpy = use_numpy
+    channel.pending.add(request)
+    return request
 
 
 cdef enum:
@@ -587,41 +613,43 @@ def clear_channel(chid):
     return ECA.NORMAL
 
 
-def change_connection_event(chid, callback=None):
+cdef enum ChannelHandler:
+    CONNECTION_HANDLER, ACCESS_RIGHTS_HANDLER
+
+
+cdef object replace_channel_handler(object chid, ChannelHandler which, object callback):
+    """Install (callable) or remove (anything else) a channel's connection or access rights
+    callback. The callable is stored first: libca calls a new access rights handler at once,
+    inside the call, when the channel is connected."""
     channel = acquired(chid)
     if channel is None:
         return ECA.BADCHID
     cdef cadef.chid c = channel.chid
-    channel.connection_callback = callback if callable(callback) else None
-    cdef cadef.caCh *handler = NULL
-    if channel.connection_callback is not None:
-        handler = on_connection
+    cdef bint installed = callable(callback)
+    if which == CONNECTION_HANDLER:
+        channel.connection_callback = callback if installed else None
+    else:
+        channel.access_rights_callback = callback if installed else None
+    cdef cadef.caCh *connection_handler = on_connection if installed else <cadef.caCh *>NULL
+    cdef cadef.caArh *access_rights_handler = on_access_rights if installed else <cadef.caArh *>NULL
     cdef int status
     try:
         with nogil:
-            status = cadef.ca_change_connection_event(c, handler)
+            if which == CONNECTION_HANDLER:
+                status = cadef.ca_change_connection_event(c, connection_handler)
+            else:
+                status = cadef.ca_replace_access_rights_event(c, access_rights_handler)
     finally:
         channel.release()
     return eca_member(status)
+
+
+def change_connection_event(chid, callback=None):
+    return replace_channel_handler(chid, CONNECTION_HANDLER, callback)
 
 
 def replace_access_rights_event(chid, callback=None):
-    channel = acquired(chid)
-    if channel is None:
-        return ECA.BADCHID
-    cdef cadef.chid c = channel.chid
-    # stored first: libca calls a new handler at once, inside this call, when connected
-    channel.access_rights_callback = callback if callable(callback) else None
-    cdef cadef.caArh *handler = NULL
-    if channel.access_rights_callback is not None:
-        handler = on_access_rights
-    cdef int status
-    try:
-        with nogil:
-            status = cadef.ca_replace_access_rights_event(c, handler)
-    finally:
-        channel.release()
-    return eca_member(status)
+    return replace_channel_handler(chid, ACCESS_RIGHTS_HANDLER, callback)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,36 +739,29 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False, *, ctype=
     if channel is None:
         return ECA.BADCHID, None
     cdef cadef.chid c = channel.chid
-    cdef long dbrtype
-    cdef unsigned long n
-    cdef Native native
+    cdef bint with_callback = callable(callback)
+    cdef ReadRequest read
     cdef int status
     cdef CompletionRequest request
     cdef DBRBuffer buffer
     try:
-        native = native_of(c)
-        dbrtype = requested_type(chtype, native)
-        if not readable_type(dbrtype):
-            return ECA.BADTYPE, None
-        if callable(callback):
-            n = resolved_count(count, native.element_count, True)
-            request = CompletionRequest()
-            request.channel = channel
-            request.callback = callback
-            request.use_numpy = use_numpy
-            channel.pending.add(request)
+        status = resolve_read(c, chtype, count, with_callback, &read)
+        if status != caerr.ECA_NORMAL:
+            return eca_member(status), None
+        if with_callback:
+            request = new_completion(channel, callback, use_numpy)
             with nogil:
-                status = cadef.ca_array_get_callback(dbrtype, n, c, on_read, <void *>request)
+                status = cadef.ca_array_get_callback(read.dbrtype, read.count, c, on_read,
+                                                     <void *>request)
             if status != caerr.ECA_NORMAL:
                 channel.pending.discard(request)
             return eca_member(status), None
-        n = resolved_count(count, native.element_count, False)
-        buffer = DBRBuffer(request_size(dbrtype, n))
+        buffer = DBRBuffer(request_size(read.dbrtype, read.count))
         with nogil:
-            status = cadef.ca_array_get(dbrtype, n, c, buffer.data)
+            status = cadef.ca_array_get(read.dbrtype, read.count, c, buffer.data)
         if status == caerr.ECA_NORMAL:
             keep_until_read(channel, buffer)
-        return eca_member(status), DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
+        return eca_member(status), DBRValue(dbr_member(read.dbrtype), read.count, buffer, use_numpy)
     finally:
         channel.release()
 
@@ -750,24 +771,18 @@ def put(chid, value, chtype=None, count=None, callback=None):
     if channel is None:
         return ECA.BADCHID
     cdef cadef.chid c = channel.chid
-    cdef Native native
     cdef int status
     cdef PutPayload payload = PutPayload()
     cdef CompletionRequest request
     try:
-        native = native_of(c)
-        status = prepare_put(payload, value, requested_type(chtype, native), count,
-                             native.element_count)
+        status = prepare_write(payload, c, value, chtype, count)
         if status != caerr.ECA_NORMAL:
             return eca_member(status)
         if not callable(callback):
             with nogil:
                 status = cadef.ca_array_put(payload.dbrtype, payload.count, c, payload.data)
             return eca_member(status)
-        request = CompletionRequest()
-        request.channel = channel
-        request.callback = callback
-        channel.pending.add(request)
+        request = new_completion(channel, callback, False)
         with nogil:
             status = cadef.ca_array_put_callback(payload.dbrtype, payload.count, c, payload.data,
                                                  on_write, <void *>request)
@@ -782,22 +797,18 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
     channel = acquired(chid)
     if channel is None:
         return ECA.BADCHID, None
-    cdef cadef.chid c = channel.chid
-    cdef long dbrtype
     cdef long event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
-    cdef Native native
+    cdef ReadRequest read
     cdef int status
     cdef SubscriptionRecord subscription
     try:
-        native = native_of(c)
-        dbrtype = requested_type(chtype, native)
-        if not readable_type(dbrtype):
-            return ECA.BADTYPE, None
+        status = resolve_read(channel.chid, chtype, count, True, &read)
+        if status != caerr.ECA_NORMAL:
+            return eca_member(status), None
         subscription = SubscriptionRecord()
         subscription.callback = callback if callable(callback) else None
         subscription.use_numpy = use_numpy
-        status = subscribe(subscription, channel, dbrtype,
-                           resolved_count(count, native.element_count, True), event_mask,
+        status = subscribe(subscription, channel, read.dbrtype, read.count, event_mask,
                            on_update, <void *>subscription)
         if status != caerr.ECA_NORMAL:
             return eca_member(status), None
@@ -928,44 +939,46 @@ cdef object finish_group(object gid, int status):
     return eca_member(status)
 
 
-def sg_delete(gid):
-    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
-    cdef int status
+cdef enum GroupCall:
+    GROUP_DELETE, GROUP_RESET, GROUP_TEST, GROUP_BLOCK
+
+
+cdef int call_group(cadef.CA_SYNC_GID group, GroupCall call, double timeout=0) except? -1:
+    """One libca call on a synchronous group of the calling thread's context. Callers convert
+    the gid with operator.index: floats are refused, as caffi did."""
     thread_context(True)
+    cdef int status
     with nogil:
-        status = cadef.ca_sg_delete(group)
-    return finish_group(gid, status)
+        if call == GROUP_DELETE:
+            status = cadef.ca_sg_delete(group)
+        elif call == GROUP_RESET:
+            status = cadef.ca_sg_reset(group)
+        elif call == GROUP_TEST:
+            status = cadef.ca_sg_test(group)
+        else:
+            status = cadef.ca_sg_block(group, timeout)
+    return status
+
+
+def sg_delete(gid):
+    return finish_group(gid, call_group(_index(gid), GROUP_DELETE))
 
 
 def sg_block(gid, timeout):
-    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
+    cdef cadef.CA_SYNC_GID group = _index(gid)
     cdef double seconds = timeout
     refused = blocked_in_callback()
     if refused is not None:
         return refused
-    thread_context(True)
-    cdef int status
-    with nogil:
-        status = cadef.ca_sg_block(group, seconds)
-    return finish_group(gid, status)
+    return finish_group(gid, call_group(group, GROUP_BLOCK, seconds))
 
 
 def sg_reset(gid):
-    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
-    cdef int status
-    thread_context(True)
-    with nogil:
-        status = cadef.ca_sg_reset(group)
-    return finish_group(gid, status)
+    return finish_group(gid, call_group(_index(gid), GROUP_RESET))
 
 
 def sg_test(gid):
-    cdef cadef.CA_SYNC_GID group = _index(gid)     # floats are refused, as caffi did
-    cdef int status
-    thread_context(True)
-    with nogil:
-        status = cadef.ca_sg_test(group)
-    return eca_member(status)
+    return eca_member(call_group(_index(gid), GROUP_TEST))
 
 
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GIVEN):
@@ -975,27 +988,22 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GI
     if channel is None:
         return ECA.BADCHID, None
     cdef cadef.chid c = channel.chid
-    cdef long dbrtype
-    cdef unsigned long n
-    cdef Native native
+    cdef ReadRequest read
     cdef int status
     cdef DBRBuffer buffer
     try:
-        native = native_of(c)
-        dbrtype = requested_type(chtype, native)
-        if chtype is None and dbrtype < 0:
-            return ECA.DISCONN, None
-        if not readable_type(dbrtype):
-            return ECA.BADTYPE, None
-        n = resolved_count(count, native.element_count, False)
-        buffer = DBRBuffer(request_size(dbrtype, n))
+        status = resolve_read(c, chtype, count, False, &read)
+        if status != caerr.ECA_NORMAL:
+            # a disconnected channel has no native type to read; libca would say DISCONN
+            return (ECA.DISCONN if chtype is None and read.dbrtype < 0 else eca_member(status)), None
+        buffer = DBRBuffer(request_size(read.dbrtype, read.count))
         context = thread_context(True)
         with nogil:
-            status = cadef.ca_sg_array_get(group, dbrtype, n, c, buffer.data)
+            status = cadef.ca_sg_array_get(group, read.dbrtype, read.count, c, buffer.data)
         if status != caerr.ECA_NORMAL:
             return eca_member(status), None
         (<ContextRecord>context).group_reads.setdefault(gid, []).append(buffer)
-        return ECA.NORMAL, DBRValue(dbr_member(dbrtype), n, buffer, use_numpy)
+        return ECA.NORMAL, DBRValue(dbr_member(read.dbrtype), read.count, buffer, use_numpy)
     finally:
         channel.release()
 
@@ -1006,13 +1014,10 @@ def sg_put(gid, chid, value, chtype=None, count=None):
     if channel is None:
         return ECA.BADCHID
     cdef cadef.chid c = channel.chid
-    cdef Native native
     cdef int status
     cdef PutPayload payload = PutPayload()
     try:
-        native = native_of(c)
-        status = prepare_put(payload, value, requested_type(chtype, native), count,
-                             native.element_count)
+        status = prepare_write(payload, c, value, chtype, count)
         if status != caerr.ECA_NORMAL:
             return eca_member(status)
         thread_context(True)
@@ -1089,21 +1094,18 @@ cdef object printf_callback_of(cadef.ca_client_context *context):
 
 cdef bint deliver_printf(const char *text, Py_ssize_t length) noexcept nogil:
     """Hand one formatted message to the context's callable; False when there is none."""
+    cdef cadef.ca_client_context *context = cadef.ca_current_context()
     if not enter_python():
         return False
-    cdef bint delivered = deliver_printf_entered(text, length)
-    leave_python()
-    return delivered
-
-
-cdef bint deliver_printf_entered(const char *text, Py_ssize_t length) noexcept nogil:
-    cdef cadef.ca_client_context *context = cadef.ca_current_context()
-    with gil:
-        callback = printf_callback_of(context)
-        if callback is None:
-            return False
-        call_user(callback, text[:length].decode('utf-8', 'replace'))
-    return True
+    try:
+        with gil:
+            callback = printf_callback_of(context)
+            if callback is None:
+                return False
+            call_user(callback, text[:length].decode('utf-8', 'replace'))
+        return True
+    finally:
+        leave_python()
 
 
 cdef int on_printf(const char *pformat, cadef.va_list args) noexcept nogil:
