@@ -59,13 +59,15 @@ of the delivered elements), its POSIX timestamp, alarm status, severity and elem
 
 
 cdef struct RingStore:
-    # one allocation: this header, then the five regions it points to, each 64-byte aligned
+    # one allocation: this header, then the regions it points to, each 64-byte aligned
     Py_ssize_t nbytes                # of the whole allocation
     char *values                     # depth rows of width elements
     double *stamps                   # POSIX seconds of each update
     unsigned int *counts             # elements each update delivered
     short *status                    # alarm fields (0 for plain request types)
     short *severity
+    int *index                       # MonitorGroup: the member each row came from
+    unsigned char *events            # MonitorGroup: ROW_UPDATE, or a connection change
 
 
 cdef inline size_t store_aligned(size_t n) noexcept nogil:
@@ -80,7 +82,9 @@ cdef RingStore *store_new(Py_ssize_t depth, Py_ssize_t row_bytes) noexcept nogil
     cdef size_t counts_at = stamps_at + store_aligned(depth * sizeof(double))
     cdef size_t status_at = counts_at + store_aligned(depth * sizeof(unsigned int))
     cdef size_t severity_at = status_at + store_aligned(depth * sizeof(short))
-    cdef size_t nbytes = severity_at + store_aligned(depth * sizeof(short))
+    cdef size_t index_at = severity_at + store_aligned(depth * sizeof(short))
+    cdef size_t events_at = index_at + store_aligned(depth * sizeof(int))
+    cdef size_t nbytes = events_at + store_aligned(depth * sizeof(unsigned char))
     cdef char *base = <char *>malloc(nbytes)
     if base == NULL:
         return NULL
@@ -91,6 +95,8 @@ cdef RingStore *store_new(Py_ssize_t depth, Py_ssize_t row_bytes) noexcept nogil
     store.counts = <unsigned int *>(base + counts_at)
     store.status = <short *>(base + status_at)
     store.severity = <short *>(base + severity_at)
+    store.index = <int *>(base + index_at)
+    store.events = <unsigned char *>(base + events_at)
     return store
 
 
@@ -102,23 +108,63 @@ cdef void store_copy_run(const RingStore *source, Py_ssize_t first, RingStore *t
     memcpy(&target.counts[at], &source.counts[first], n * sizeof(unsigned int))
     memcpy(&target.status[at], &source.status[first], n * sizeof(short))
     memcpy(&target.severity[at], &source.severity[first], n * sizeof(short))
+    memcpy(&target.index[at], &source.index[first], n * sizeof(int))
+    memcpy(&target.events[at], &source.events[first], n * sizeof(unsigned char))
+
+
+cdef struct SlotLayout:
+    # how one update of a request type is kept in a slot
+    Py_ssize_t value_offset          # of the value in the DBR buffer
+    bint has_stamp                   # TIME_ request: alarm fields and server time stamp
+    bint text                        # string request: elements are 40-byte C strings
+    Py_ssize_t element_size
+    Py_ssize_t width                 # elements per slot
+    Py_ssize_t row_bytes             # width * element_size
+
+
+cdef inline void store_update(RingStore *store, Py_ssize_t slot, const SlotLayout *layout,
+                              const cadef.event_handler_args *args, double receipt) noexcept nogil:
+    """Write one update with data into a slot, whole: value (zero padded), alarm fields, time
+    stamp (the server's for TIME_ requests, else `receipt`) and the delivered count."""
+    cdef Py_ssize_t delivered = min(<Py_ssize_t>args.count, layout.width)
+    cdef char *row = store.values + slot * layout.row_bytes
+    cdef char *element
+    cdef Py_ssize_t i, used
+    cdef const dba.dbr_time_short *stamped
+    memcpy(row, <const char *>args.dbr + layout.value_offset, delivered * layout.element_size)
+    if delivered < layout.width:
+        memset(row + delivered * layout.element_size, 0,
+               (layout.width - delivered) * layout.element_size)
+    if layout.text:
+        # the server leaves whatever follows a string's terminator: clear it, so that the S40
+        # rows read back as the text alone
+        for i in range(delivered):
+            element = row + i * dba.MAX_STRING_SIZE
+            used = strnlen(element, dba.MAX_STRING_SIZE)
+            memset(element + used, 0, dba.MAX_STRING_SIZE - used)
+    if layout.has_stamp:
+        stamped = <const dba.dbr_time_short *>args.dbr
+        store.status[slot] = stamped.status
+        store.severity[slot] = stamped.severity
+        store.stamps[slot] = (<double>stamped.stamp.secPastEpoch + dba.POSIX_TIME_AT_EPICS_EPOCH
+                              + stamped.stamp.nsec * 1e-9)
+    else:
+        store.status[slot] = 0
+        store.severity[slot] = 0
+        store.stamps[slot] = receipt
+    store.counts[slot] = args.count
 
 
 cdef struct MonitorRing:
     epicsMutexId lock
     epicsEventId ready               # triggered after each stored update and at close
-    Py_ssize_t value_offset          # of the value in the DBR buffer
-    bint has_stamp                   # TIME_ request: alarm fields and server time stamp
-    Py_ssize_t element_size
-    Py_ssize_t width                 # elements per slot
-    Py_ssize_t row_bytes             # width * element_size
+    SlotLayout slots
     Py_ssize_t depth                 # slots
     RingStore *store                 # the slots libca's callback writes into
     Py_ssize_t oldest
     Py_ssize_t filled
     bint drop_newest                 # full ring: drop the update that arrives (else the oldest)
     bint closed
-    bint text                        # string request: elements are 40-byte C strings
     int waiters                      # consumers blocked in wait(): only then is `ready` triggered
     unsigned long long dropped
     unsigned long long failures      # deliveries without data (status not NORMAL)
@@ -127,12 +173,6 @@ cdef struct MonitorRing:
 
 cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
     cdef MonitorRing *ring = <MonitorRing *>args.usr
-    cdef RingStore *store
-    cdef Py_ssize_t slot, delivered
-    cdef const dba.dbr_time_short *stamped
-    cdef char *row
-    cdef char *element
-    cdef Py_ssize_t i, used
     cdef bint wake
     epicsMutexLock(ring.lock)
     if ring.closed:
@@ -142,7 +182,7 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         ring.failures += 1
         epicsMutexUnlock(ring.lock)
         return
-    count_update(&ring.counters, <unsigned long long>args.count * ring.element_size)
+    count_update(&ring.counters, <unsigned long long>args.count * ring.slots.element_size)
     if ring.filled == ring.depth:
         ring.dropped += 1
         if ring.drop_newest:
@@ -150,31 +190,8 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
             return
         ring.oldest = (ring.oldest + 1) % ring.depth
         ring.filled -= 1
-    store = ring.store
-    slot = (ring.oldest + ring.filled) % ring.depth
-    delivered = min(<Py_ssize_t>args.count, ring.width)
-    row = store.values + slot * ring.row_bytes
-    memcpy(row, <const char *>args.dbr + ring.value_offset, delivered * ring.element_size)
-    if delivered < ring.width:
-        memset(row + delivered * ring.element_size, 0, (ring.width - delivered) * ring.element_size)
-    if ring.text:
-        # the server leaves whatever follows a string's terminator: clear it, so that the S40
-        # rows read back as the text alone
-        for i in range(delivered):
-            element = row + i * dba.MAX_STRING_SIZE
-            used = strnlen(element, dba.MAX_STRING_SIZE)
-            memset(element + used, 0, dba.MAX_STRING_SIZE - used)
-    if ring.has_stamp:
-        stamped = <const dba.dbr_time_short *>args.dbr
-        store.status[slot] = stamped.status
-        store.severity[slot] = stamped.severity
-        store.stamps[slot] = (<double>stamped.stamp.secPastEpoch + dba.POSIX_TIME_AT_EPICS_EPOCH
-                              + stamped.stamp.nsec * 1e-9)
-    else:
-        store.status[slot] = 0
-        store.severity[slot] = 0
-        store.stamps[slot] = ring.counters.last_time        # receipt time
-    store.counts[slot] = args.count
+    store_update(ring.store, (ring.oldest + ring.filled) % ring.depth, &ring.slots, &args,
+                 ring.counters.last_time)             # receipt time: the counters' clock read
     ring.filled += 1
     wake = ring.waiters > 0          # no system call per update while nobody waits
     epicsMutexUnlock(ring.lock)
@@ -198,6 +215,35 @@ cdef inline bint monitor_type(long request):
     """A Monitor keeps plain and TIME_ requests: the value, or it with alarm fields and stamp."""
     return (dba.DBR_STRING <= request <= dba.DBR_DOUBLE
             or dba.DBR_TIME_STRING <= request <= dba.DBR_TIME_DOUBLE)
+
+
+cdef int check_ring_arguments(str kind, long request, object depth, object overflow,
+                              object notify, double notify_interval) except -1:
+    if not monitor_type(request):
+        raise ValueError(f'a {kind} takes a plain or TIME_ request type, not {dbr_member(request)!r}')
+    if overflow not in ('drop_oldest', 'drop_newest'):
+        raise ValueError(f"overflow must be 'drop_oldest' or 'drop_newest', not {overflow!r}")
+    if depth < 1:
+        raise ValueError('depth must be at least 1')
+    if notify is not None and not callable(notify):
+        raise TypeError('notify must be callable')
+    if notify is not None and notify_interval <= 0:
+        raise ValueError('notify_interval must be positive')
+    return 0
+
+
+cdef int set_layout(SlotLayout *layout, long request, Py_ssize_t width, Py_ssize_t depth) except -1:
+    """The slot layout of `request` with `width` elements; MemoryError for a ring too large."""
+    layout.value_offset = dba.dbr_value_offset[request]
+    layout.has_stamp = request >= dba.DBR_TIME_STRING
+    layout.text = request % BASE_TYPES == dba.DBR_STRING
+    layout.element_size = dba.dbr_value_size[request]
+    if depth * width * layout.element_size > MAX_STORE_BYTES:
+        raise MemoryError(f'a ring of {depth} x {width} elements of {layout.element_size} '
+                          f'bytes is too large')
+    layout.width = width
+    layout.row_bytes = width * layout.element_size
+    return 0
 
 
 cdef class Monitor(SubscriptionRecord):
@@ -228,17 +274,8 @@ cdef class Monitor(SubscriptionRecord):
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
         cdef long request = _index(chtype)
-        if not monitor_type(request):
-            raise ValueError(f'a Monitor takes a plain or TIME_ request type, not {dbr_member(request)!r}')
-        if overflow not in ('drop_oldest', 'drop_newest'):
-            raise ValueError(f"overflow must be 'drop_oldest' or 'drop_newest', not {overflow!r}")
-        if depth < 1:
-            raise ValueError('depth must be at least 1')
-        if notify is not None and not callable(notify):
-            raise TypeError('notify must be callable')
         notify_interval = float(notify_interval)
-        if notify is not None and notify_interval <= 0:
-            raise ValueError('notify_interval must be positive')
+        check_ring_arguments('Monitor', request, depth, overflow, notify, notify_interval)
         channel = acquired(chid)
         if channel is None:
             raise ValueError('Monitor needs a live chid from create_channel()')
@@ -256,18 +293,10 @@ cdef class Monitor(SubscriptionRecord):
             event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
             self.request_type = dbr_member(request)
             self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPES])
-            ring.value_offset = dba.dbr_value_offset[request]
-            ring.has_stamp = request >= dba.DBR_TIME_STRING
-            ring.element_size = dba.dbr_value_size[request]
-            if depth * width * ring.element_size > MAX_STORE_BYTES:
-                raise MemoryError(f'a ring of {depth} x {width} elements of {ring.element_size} '
-                                  f'bytes is too large')
-            ring.width = width
-            ring.row_bytes = width * ring.element_size
+            set_layout(&ring.slots, request, width, depth)
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
-            ring.text = request % BASE_TYPES == dba.DBR_STRING
-            ring.store = store_new(depth, ring.row_bytes)
+            ring.store = store_new(depth, ring.slots.row_bytes)
             ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pyx', 0)
             ring.ready = epicsEventCreate(epicsEventEmpty)
             if ring.store == NULL or ring.lock == NULL or ring.ready == NULL:
@@ -297,7 +326,7 @@ cdef class Monitor(SubscriptionRecord):
 
     def __repr__(self):
         name = self.channel.channel_name if self.channel is not None else '?'
-        return (f'<caffi Monitor of {name!r} {self.request_type!r} x{self.ring.width}, '
+        return (f'<caffi Monitor of {name!r} {self.request_type!r} x{self.ring.slots.width}, '
                 f'depth {self.ring.depth}{"" if self.active else ", closed"}>')
 
     # -- consumer side ---------------------------------------------------------------------
@@ -305,7 +334,7 @@ cdef class Monitor(SubscriptionRecord):
     @property
     def width(self):
         """Elements kept per update."""
-        return self.ring.width
+        return self.ring.slots.width
 
     @property
     def depth(self):
@@ -392,7 +421,7 @@ cdef class Monitor(SubscriptionRecord):
         cdef RingStore *out = self.spare
         self.spare = NULL
         if out == NULL:
-            out = store_new(ring.depth, ring.row_bytes)
+            out = store_new(ring.depth, ring.slots.row_bytes)
             if out == NULL:
                 raise MemoryError()
         cdef RingStore *filled_store
@@ -409,8 +438,8 @@ cdef class Monitor(SubscriptionRecord):
             else:
                 # at most two contiguous runs (the ring wraps once)
                 run = min(taken, ring.depth - ring.oldest)
-                store_copy_run(ring.store, ring.oldest, out, 0, run, ring.row_bytes)
-                store_copy_run(ring.store, 0, out, run, taken - run, ring.row_bytes)
+                store_copy_run(ring.store, ring.oldest, out, 0, run, ring.slots.row_bytes)
+                store_copy_run(ring.store, 0, out, run, taken - run, ring.slots.row_bytes)
                 ring.oldest = (ring.oldest + taken) % ring.depth
             ring.filled -= taken
             if ring.filled == 0:
@@ -426,9 +455,9 @@ cdef class Monitor(SubscriptionRecord):
         frombuffer = numpy.frombuffer
         cdef RingStore *store = block.store
         cdef char *base = <char *>store
-        values = frombuffer(block, self.dtype, n * self.ring.width,
-                            store.values - base + first * self.ring.row_bytes)
-        return Batch(values.reshape(n, self.ring.width),
+        values = frombuffer(block, self.dtype, n * self.ring.slots.width,
+                            store.values - base + first * self.ring.slots.row_bytes)
+        return Batch(values.reshape(n, self.ring.slots.width),
                      frombuffer(block, numpy.float64, n, <char *>&store.stamps[first] - base),
                      frombuffer(block, numpy.int16, n, <char *>&store.status[first] - base),
                      frombuffer(block, numpy.int16, n, <char *>&store.severity[first] - base),
@@ -436,7 +465,7 @@ cdef class Monitor(SubscriptionRecord):
 
     cdef object empty_batch(self):
         empty = numpy.empty
-        return Batch(empty((0, self.ring.width), self.dtype), empty(0, numpy.float64),
+        return Batch(empty((0, self.ring.slots.width), self.dtype), empty(0, numpy.float64),
                      empty(0, numpy.int16), empty(0, numpy.int16),
                      empty(0, numpy.uint32))
 
@@ -466,7 +495,7 @@ cdef class Monitor(SubscriptionRecord):
         count = int(batch.counts[0])
         row = batch.values[0]
         # a copy, so that an Update kept for long does not keep a whole store of the ring
-        value = row[0].item() if self.ring.width == 1 else row[:min(count, self.ring.width)].copy()
+        value = row[0].item() if self.ring.slots.width == 1 else row[:min(count, self.ring.slots.width)].copy()
         return Update(value, float(batch.timestamps[0]), int(batch.status[0]),
                       int(batch.severity[0]), count)
 
