@@ -36,7 +36,12 @@ cdef inline double monotonic_clock() noexcept nogil:
 
 
 cdef inline void count_update(UpdateCounters *counters, unsigned long long nbytes) noexcept nogil:
-    cdef double now = wall_clock()
+    count_update_at(counters, nbytes, wall_clock())
+
+
+cdef inline void count_update_at(UpdateCounters *counters, unsigned long long nbytes,
+                                 double now) noexcept nogil:
+    """Count one update received at `now` (POSIX seconds)."""
     if counters.updates == 0:
         counters.first_time = now
         counters.window_start = now

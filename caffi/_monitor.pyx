@@ -16,6 +16,7 @@ pages libca's callback writes into stay mapped and warm.
 from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBuffer_FillInfo
+from posix.unistd cimport close as close_fd
 
 cimport cadef
 cimport caerr
@@ -23,7 +24,8 @@ cimport db_access as dba
 from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
                          epicsMutexUnlock, epicsEventId, epicsEventCreate, epicsEventDestroy,
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
-from caffi._counters cimport UpdateCounters, count_update, counters_dict, monotonic_clock
+from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
+                              monotonic_clock, wall_clock)
 from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, acquired, native_of, subscribe,
                         call_reporting)
 from caffi._dbr cimport dbr_member, eca_member
@@ -110,6 +112,36 @@ cdef void store_copy_run(const RingStore *source, Py_ssize_t first, RingStore *t
     memcpy(&target.severity[at], &source.severity[first], n * sizeof(short))
     memcpy(&target.index[at], &source.index[first], n * sizeof(int))
     memcpy(&target.events[at], &source.events[first], n * sizeof(unsigned char))
+
+
+cdef Py_ssize_t take_rows(RingStore **store, Py_ssize_t depth, Py_ssize_t *oldest,
+                          Py_ssize_t *filled, Py_ssize_t row_bytes, Py_ssize_t limit,
+                          RingStore **out, Py_ssize_t *first) noexcept nogil:
+    """Take up to `limit` (negative: all) of the rows waiting in a ring, under its lock, into
+    `*out`, a free store; returns how many, from slot `*first` of `*out`.
+
+    All of them, in one run: `*out` and the ring's store swap (no copy), and the ring goes on
+    in the free one. Otherwise the rows are copied into `*out`, from slot 0."""
+    cdef Py_ssize_t taken = filled[0] if limit < 0 else min(limit, filled[0])
+    cdef Py_ssize_t run
+    cdef RingStore *filled_store
+    first[0] = 0
+    if taken == filled[0] and oldest[0] + taken <= depth:
+        filled_store = store[0]
+        store[0] = out[0]
+        out[0] = filled_store
+        first[0] = oldest[0]
+        oldest[0] = 0
+    else:
+        # at most two contiguous runs (the ring wraps once)
+        run = min(taken, depth - oldest[0])
+        store_copy_run(store[0], oldest[0], out[0], 0, run, row_bytes)
+        store_copy_run(store[0], 0, out[0], run, taken - run, row_bytes)
+        oldest[0] = (oldest[0] + taken) % depth
+    filled[0] -= taken
+    if filled[0] == 0:
+        oldest[0] = 0                            # the next batch starts a store: one run
+    return taken
 
 
 cdef struct SlotLayout:
@@ -199,7 +231,8 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         epicsEventTrigger(ring.ready)
 
 
-cdef class RingBlock                 # below: the base object of a drained Batch's arrays
+cdef class RingBlock                 # below: the base object of a drained batch's arrays
+cdef class MonitorGroup
 
 
 # what a ring's slots may take in all: far beyond any machine, but Py_ssize_t arithmetic on the
@@ -424,31 +457,16 @@ cdef class Monitor(SubscriptionRecord):
             out = store_new(ring.depth, ring.slots.row_bytes)
             if out == NULL:
                 raise MemoryError()
-        cdef RingStore *filled_store
-        cdef Py_ssize_t first = 0, taken, run
+        cdef Py_ssize_t first = 0, taken
         with nogil:
             epicsMutexLock(ring.lock)
-            taken = ring.filled if limit < 0 else min(limit, ring.filled)
-            if taken == ring.filled and ring.oldest + taken <= ring.depth:
-                filled_store = ring.store
-                ring.store = out
-                out = filled_store
-                first = ring.oldest
-                ring.oldest = 0
-            else:
-                # at most two contiguous runs (the ring wraps once)
-                run = min(taken, ring.depth - ring.oldest)
-                store_copy_run(ring.store, ring.oldest, out, 0, run, ring.slots.row_bytes)
-                store_copy_run(ring.store, 0, out, run, taken - run, ring.slots.row_bytes)
-                ring.oldest = (ring.oldest + taken) % ring.depth
-            ring.filled -= taken
-            if ring.filled == 0:
-                ring.oldest = 0                  # the next batch starts a store: one run
+            taken = take_rows(&ring.store, ring.depth, &ring.oldest, &ring.filled,
+                              ring.slots.row_bytes, limit, &out, &first)
             epicsMutexUnlock(ring.lock)
         if taken == 0:                           # another consumer took them meanwhile
             self.recycle(out)
             return self.empty_batch()
-        return self.batch_of(RingBlock.owning(out, self), first, taken)
+        return self.batch_of(RingBlock.owning(out, self, None), first, taken)
 
     cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
         """The Batch of slots first..first+n of a handed-out store: views, no copy."""
@@ -541,41 +559,620 @@ cdef class Monitor(SubscriptionRecord):
         self.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# Many channels, one stream: MonitorGroup.
+#
+# Every member's subscription writes into one ring shared by the group, under one lock, and
+# the row records which member it came from. The group's file descriptor (an eventfd) becomes
+# readable when the first row arrives in an empty ring and is cleared by the drain that empties
+# it: one system call per batch, whatever the number of members, and any event loop or select()
+# can wait on it. No Python object is made per update or touched per member on that path: a
+# member is a C struct (GroupMember) that libca's callback gets as its user argument.
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    ctypedef unsigned long long eventfd_t
+    int eventfd(unsigned int initval, int flags)
+    int eventfd_read(int fd, eventfd_t *value)
+    int eventfd_write(int fd, eventfd_t value)
+    enum:
+        EFD_NONBLOCK
+        EFD_CLOEXEC
+
+cdef extern from "<poll.h>" nogil:
+    cdef struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    enum:
+        POLLIN
+
+
+cdef enum:
+    # what a row of a group's stream is (GroupBatch.events)
+    ROW_UPDATE = 0                   # an update of the member
+    ROW_CONNECTED = 1                # the member's channel (re)connected
+    ROW_DISCONNECTED = 2             # the member's channel disconnected
+
+
+cdef struct GroupMember:
+    GroupRing *ring
+    int index                        # position in the group's chids
+    bint active                      # False once removed: a late callback stores nothing
+    unsigned long long dropped       # its updates the full ring dropped
+    unsigned long long failures      # deliveries without data
+    UpdateCounters counters
+
+
+cdef struct GroupRing:
+    epicsMutexId lock
+    int fd                           # eventfd: readable while rows wait, or once closed
+    SlotLayout slots
+    Py_ssize_t depth
+    RingStore *store
+    Py_ssize_t oldest
+    Py_ssize_t filled
+    bint drop_newest
+    bint closed
+    unsigned long long dropped
+    unsigned long long failures
+    UpdateCounters counters          # every update delivered with data, all members
+    GroupMember **members            # by index; grown under the lock
+    Py_ssize_t member_capacity
+
+
+cdef inline void group_signal(GroupRing *ring) noexcept nogil:
+    eventfd_write(ring.fd, 1)
+
+
+cdef inline void group_clear_signal(GroupRing *ring) noexcept nogil:
+    cdef eventfd_t value
+    eventfd_read(ring.fd, &value)        # non-blocking: nothing to clear is fine
+
+
+cdef Py_ssize_t group_make_room(GroupRing *ring, GroupMember *arriving) noexcept nogil:
+    """Under the lock, with the ring full: drop a row by the overflow policy, counting it for
+    the member whose update it was. Returns 0 when there is now room, -1 when the arriving
+    update is the one dropped."""
+    cdef int victim
+    ring.dropped += 1
+    if ring.drop_newest:
+        arriving.dropped += 1
+        return -1
+    if ring.store.events[ring.oldest] == ROW_UPDATE:
+        victim = ring.store.index[ring.oldest]
+        if 0 <= victim < ring.member_capacity and ring.members[victim] != NULL:
+            ring.members[victim].dropped += 1
+    ring.oldest = (ring.oldest + 1) % ring.depth
+    ring.filled -= 1
+    return 0
+
+
+cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
+    cdef GroupMember *member = <GroupMember *>args.usr
+    cdef GroupRing *ring = member.ring
+    cdef Py_ssize_t slot
+    cdef double now
+    epicsMutexLock(ring.lock)
+    if ring.closed or not member.active:
+        epicsMutexUnlock(ring.lock)
+        return
+    if args.status != caerr.ECA_NORMAL or args.dbr == NULL:
+        member.failures += 1
+        ring.failures += 1
+        epicsMutexUnlock(ring.lock)
+        return
+    now = wall_clock()
+    count_update_at(&member.counters, <unsigned long long>args.count * ring.slots.element_size, now)
+    count_update_at(&ring.counters, <unsigned long long>args.count * ring.slots.element_size, now)
+    if ring.filled == ring.depth and group_make_room(ring, member) < 0:
+        epicsMutexUnlock(ring.lock)
+        return
+    slot = (ring.oldest + ring.filled) % ring.depth
+    store_update(ring.store, slot, &ring.slots, &args, now)
+    ring.store.index[slot] = member.index
+    ring.store.events[slot] = ROW_UPDATE
+    ring.filled += 1
+    if ring.filled == 1:
+        group_signal(ring)               # the first row of a batch: one wake-up per batch
+    epicsMutexUnlock(ring.lock)
+
+
+GroupBatch = _namedtuple('GroupBatch', 'index values timestamps status severity counts events')
+GroupBatch.__doc__ = """Rows taken from a MonitorGroup, oldest first across all members:
+`index` (int32) the member's position in group.chids, `values` (k,) for width-1 groups, else
+(k, width), `timestamps` POSIX seconds, `status`/`severity` alarm fields (int16), `counts` the
+element count each update delivered (uint32), `events` (uint8) what each row is: UPDATE, or
+CONNECTED / DISCONNECTED for a member's connection change (those rows carry no value)."""
+
+UPDATE = ROW_UPDATE
+CONNECTED = ROW_CONNECTED
+DISCONNECTED = ROW_DISCONNECTED
+
+
+cdef class GroupSubscription(SubscriptionRecord):
+    """One member's subscription: what its channel's record lists, so that clearing the
+    channel ends it. The member's C state outlives it until the group goes."""
+    cdef GroupMember *member
+
+
+cdef unsigned long connected_count(object chid):
+    """The native element count of a chid's channel; 0 when it is not connected or stale."""
+    channel = acquired(chid)
+    if channel is None:
+        return 0
+    try:
+        return native_of(channel.chid).element_count
+    finally:
+        channel.release()
+
+
+cdef class MonitorGroup:
+    """Subscriptions of many channels sharing one ring, one lock and one wake-up.
+
+    MonitorGroup(chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1)
+
+    Every member is subscribed with the same plain or TIME_ request type and keeps up to
+    `count` elements per update (the group's width; default: the largest native count of the
+    initial members). Any native type the server converts to the request type can join: LONG,
+    ENUM and DOUBLE records share one TIME_DOUBLE group. Shorter arrays fill the front of
+    their row, `counts` says how many elements came. Rows of all members wait in one ring of
+    `depth` slots, oldest first; the overflow policies are Monitor's, and every drop is also
+    counted for the member whose update it was. As with create_subscription, the requests go
+    out with the next flush_io().
+
+    wait() blocks without the GIL until rows wait; fileno() is readable then (for select() or
+    an event loop's add_reader()); drain() takes them as a GroupBatch, whose `index` says which
+    member (its position in `chids`) each row came from. With `notify`, a thread of the group
+    calls notify(batch) with what arrived, at most every `notify_interval` seconds.
+    """
+    cdef GroupRing *ring
+    cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
+    cdef readonly object dtype
+    cdef readonly object request_type
+    cdef long request
+    cdef long event_mask
+    cdef list members                # GroupSubscription by index; None once removed
+    cdef object context              # the context every member belongs to
+    cdef object notifier
+    cdef object stop_notifier
+
+    def __cinit__(self, *args, **kwargs):
+        self.ring = <GroupRing *>calloc(1, sizeof(GroupRing))
+        if self.ring == NULL:
+            raise MemoryError()
+        self.ring.fd = -1
+        self.members = []
+
+    def __init__(self, chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+        cdef long request = _index(chtype)
+        notify_interval = float(notify_interval)
+        check_ring_arguments('MonitorGroup', request, depth, overflow, notify, notify_interval)
+        chids = list(chids)
+        for chid in chids:
+            if not isinstance(chid, ChannelRecord):
+                raise TypeError(f'MonitorGroup takes chids from create_channel(), not '
+                                f'{type(chid).__name__}')
+        if len({id((<ChannelRecord>chid).context) for chid in chids}) > 1:
+            raise ValueError('the chids of a MonitorGroup must all belong to one context')
+        if count is None:
+            if not chids:
+                raise ValueError('an empty MonitorGroup needs an explicit count')
+            width = max(connected_count(chid) for chid in chids)
+            if width < 1:
+                raise ValueError('no member is connected: give an explicit count')
+        else:
+            width = _index(count)
+            if width < 1:
+                raise ValueError('count must be at least 1')
+        cdef GroupRing *ring = self.ring
+        self.request = request
+        self.event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
+        self.request_type = dbr_member(request)
+        self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPES])
+        set_layout(&ring.slots, request, width, depth)
+        ring.depth = depth
+        ring.drop_newest = overflow == 'drop_newest'
+        ring.store = store_new(depth, ring.slots.row_bytes)
+        ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pyx', 0)
+        if ring.store == NULL or ring.lock == NULL:
+            raise MemoryError()
+        ring.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+        if ring.fd < 0:
+            raise OSError('eventfd() failed for a MonitorGroup')
+        try:
+            for chid in chids:
+                self.add(chid)
+        except BaseException:
+            self.close()
+            raise
+        if notify is not None:
+            self.start_notifier(notify, notify_interval)
+
+    def __dealloc__(self):
+        # libca no longer calls back: every member's subscription was cleared, or never made
+        cdef Py_ssize_t i
+        if self.ring == NULL:
+            return
+        if self.ring.lock != NULL:
+            epicsMutexDestroy(self.ring.lock)
+        if self.ring.fd >= 0:
+            close_fd(self.ring.fd)
+        for i in range(self.ring.member_capacity):
+            free(self.ring.members[i])
+        free(self.ring.members)
+        free(self.ring.store)
+        free(self.ring)
+        free(self.spare)
+
+    def __repr__(self):
+        return (f'<caffi MonitorGroup of {self.size} channels, {self.request_type!r} '
+                f'x{self.ring.slots.width}, depth {self.ring.depth}'
+                f'{", closed" if self.ring.closed else ""}>')
+
+    cdef int check_made(self) except -1:
+        # MonitorGroup.__new__ without __init__ has no lock, store or descriptor
+        if self.ring.lock == NULL or self.ring.store == NULL or self.ring.fd < 0:
+            raise ValueError('the MonitorGroup was not made by MonitorGroup(chids, ...)')
+        return 0
+
+    # -- members ---------------------------------------------------------------------------
+
+    def add(self, chid, count=None):
+        """Subscribe one more channel; returns its index (the `index` of its rows). `count`
+        caps the elements kept for it (1..width; default: all it sends, up to the width)."""
+        self.check_made()
+        if self.ring.closed:
+            raise ValueError('the MonitorGroup is closed')
+        if not isinstance(chid, ChannelRecord):
+            raise TypeError(f'expected a chid from create_channel(), got {type(chid).__name__}')
+        if self.context is not None and (<ChannelRecord>chid).context is not self.context:
+            raise ValueError(f"{chid!r} belongs to another context than the group's members")
+        cdef Py_ssize_t width = self.ring.slots.width
+        cdef unsigned long requested = 0          # 0: the server's current length
+        if count is not None:
+            requested = _index(count)
+            if not 1 <= requested <= width:
+                raise ValueError(f"count {count} is not within 1..{width}, the group's width")
+        channel = acquired(chid)
+        if channel is None:
+            raise ValueError(f'{chid!r} is not a live channel')
+        cdef unsigned long native
+        cdef int status
+        cdef GroupSubscription subscription = GroupSubscription()
+        try:
+            native = native_of(channel.chid).element_count
+            if count is None and native > <unsigned long>width:
+                raise ValueError(f"{channel.channel_name!r} has {native} elements, more than the "
+                                 f"group's width {width}: pass count={width} to keep the first "
+                                 f"{width}")
+            subscription.member = self.new_member()
+            status = subscribe(subscription, channel, self.request, requested, self.event_mask,
+                               on_group_update, <void *>subscription.member)
+            if status != caerr.ECA_NORMAL:
+                self.deactivate(subscription.member)
+                raise ValueError(f'ca_create_subscription failed for {channel.channel_name!r}: '
+                                 f'{eca_member(status)!r} ({message(status)})')
+        finally:
+            channel.release()
+        if self.context is None:
+            self.context = channel.context
+        self.members[subscription.member.index] = subscription
+        return subscription.member.index
+
+    cdef GroupMember *new_member(self) except NULL:
+        """The C state of the next member, registered in the ring (under its lock, since the
+        callback reads the table of members when it drops a row)."""
+        cdef GroupRing *ring = self.ring
+        cdef Py_ssize_t index = len(self.members)
+        self.members.append(None)                 # reserved before the GIL is let go
+        cdef GroupMember *member = <GroupMember *>calloc(1, sizeof(GroupMember))
+        cdef Py_ssize_t capacity = max(16, 2 * (index + 1))
+        cdef GroupMember **table = <GroupMember **>calloc(capacity, sizeof(GroupMember *))
+        if member == NULL or table == NULL:
+            free(member)
+            free(table)
+            raise MemoryError()
+        member.ring = ring
+        member.index = index
+        member.active = True
+        with nogil:
+            epicsMutexLock(ring.lock)
+            if index >= ring.member_capacity:
+                memcpy(table, ring.members, ring.member_capacity * sizeof(GroupMember *))
+                table, ring.members = ring.members, table
+                ring.member_capacity = capacity
+            ring.members[index] = member
+            epicsMutexUnlock(ring.lock)
+        free(table)                               # the old table, or the unused new one
+        return member
+
+    cdef void deactivate(self, GroupMember *member) noexcept:
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+            member.active = False
+            epicsMutexUnlock(self.ring.lock)
+
+    cdef GroupSubscription member_at(self, object which):
+        """A member by index or by chid; KeyError if it is not (or no longer) in the group."""
+        if isinstance(which, ChannelRecord):
+            for subscription in self.members:
+                if subscription is not None and (<GroupSubscription>subscription).channel is which:
+                    return subscription
+            raise KeyError(f'{which!r} is not a member of the group')
+        index = _index(which)
+        if not 0 <= index < len(self.members) or self.members[index] is None:
+            raise KeyError(f'no member at index {index}')
+        return self.members[index]
+
+    def remove(self, which):
+        """Unsubscribe a member (by chid or index). Its rows already in the ring stay; its
+        index is not reused, and chids[index] becomes None."""
+        self.check_made()
+        cdef GroupSubscription subscription = self.member_at(which)
+        self.deactivate(subscription.member)
+        if subscription.active:
+            clear_subscription(subscription)
+        self.members[subscription.member.index] = None
+
+    @property
+    def chids(self):
+        """The members' chids by index (None where a member was removed)."""
+        return [None if s is None else (<GroupSubscription>s).channel for s in self.members]
+
+    @property
+    def size(self):
+        """Members subscribed now."""
+        return sum(1 for s in self.members if s is not None)
+
+    @property
+    def width(self):
+        """Elements kept per update."""
+        return self.ring.slots.width
+
+    @property
+    def depth(self):
+        return self.ring.depth
+
+    @property
+    def pending(self):
+        """Rows waiting in the ring."""
+        return self.ring.filled
+
+    @property
+    def closed(self):
+        return self.ring.closed
+
+    # -- consumer side ---------------------------------------------------------------------
+
+    def fileno(self):
+        """A file descriptor that is readable while rows wait (and once the group is closed):
+        for select(), poll() or an event loop's add_reader(). drain() clears it."""
+        self.check_made()
+        return self.ring.fd
+
+    def wait(self, timeout=None):
+        """Block (without the GIL) until rows wait; False on timeout or when closed."""
+        self.check_made()
+        cdef pollfd watched
+        watched.fd = self.ring.fd
+        watched.events = POLLIN
+        cdef double deadline = monotonic_clock() + (0 if timeout is None else timeout)
+        cdef double remaining
+        cdef int milliseconds
+        while True:
+            if self.ring.filled:
+                return True
+            if self.ring.closed:
+                return False
+            milliseconds = -1
+            if timeout is not None:
+                remaining = deadline - monotonic_clock()
+                if remaining <= 0:
+                    return False
+                milliseconds = <int>(remaining * 1000) + 1
+            with nogil:
+                poll(&watched, 1, milliseconds)
+
+    def drain(self, max_n=None):
+        """Take up to `max_n` (default: all) waiting rows as a GroupBatch, oldest first.
+
+        As with Monitor.drain(), taking everything that waits copies nothing: the batch's arrays
+        are the ring's slots, and the store returns to the group when the batch is released."""
+        cdef GroupRing *ring = self.ring
+        cdef Py_ssize_t limit = -1               # all
+        self.check_made()
+        if max_n is not None:
+            wanted = _index(max_n)
+            limit = 0 if wanted < 0 else min(wanted, ring.depth)
+        if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
+            return self.empty_batch()
+        cdef RingStore *out = self.spare
+        self.spare = NULL
+        if out == NULL:
+            out = store_new(ring.depth, ring.slots.row_bytes)
+            if out == NULL:
+                raise MemoryError()
+        cdef Py_ssize_t first = 0, taken
+        with nogil:
+            epicsMutexLock(ring.lock)
+            taken = take_rows(&ring.store, ring.depth, &ring.oldest, &ring.filled,
+                              ring.slots.row_bytes, limit, &out, &first)
+            if ring.filled == 0 and not ring.closed:
+                group_clear_signal(ring)
+            epicsMutexUnlock(ring.lock)
+        if taken == 0:                           # another consumer took them meanwhile
+            self.recycle(out)
+            return self.empty_batch()
+        return self.batch_of(RingBlock.owning(out, None, self), first, taken)
+
+    cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
+        """The GroupBatch of slots first..first+n of a handed-out store: views, no copy."""
+        frombuffer = numpy.frombuffer
+        cdef RingStore *store = block.store
+        cdef char *base = <char *>store
+        cdef Py_ssize_t width = self.ring.slots.width
+        values = frombuffer(block, self.dtype, n * width,
+                            store.values - base + first * self.ring.slots.row_bytes)
+        return GroupBatch(frombuffer(block, numpy.int32, n, <char *>&store.index[first] - base),
+                          values if width == 1 else values.reshape(n, width),
+                          frombuffer(block, numpy.float64, n, <char *>&store.stamps[first] - base),
+                          frombuffer(block, numpy.int16, n, <char *>&store.status[first] - base),
+                          frombuffer(block, numpy.int16, n, <char *>&store.severity[first] - base),
+                          frombuffer(block, numpy.uint32, n, <char *>&store.counts[first] - base),
+                          frombuffer(block, numpy.uint8, n, <char *>&store.events[first] - base))
+
+    cdef object empty_batch(self):
+        empty = numpy.empty
+        shape = (0, self.ring.slots.width)
+        if self.ring.slots.width == 1:
+            shape = (0,)
+        return GroupBatch(empty(0, numpy.int32), empty(shape, self.dtype),
+                          empty(0, numpy.float64), empty(0, numpy.int16), empty(0, numpy.int16),
+                          empty(0, numpy.uint32), empty(0, numpy.uint8))
+
+    cdef void recycle(self, RingStore *store) noexcept:
+        """Keep a store no batch uses any more as the next spare (one is enough)."""
+        if self.spare == NULL and not self.ring.closed:
+            self.spare = store
+        else:
+            free(store)
+
+    # -- counters --------------------------------------------------------------------------
+
+    def stats(self, which=None):
+        """The group's counters (all members): updates delivered with data, bytes, first/last
+        update time, rate over the last second, `dropped`, `failures`, `pending`, `members`.
+        With a chid or an index, that member's: the same, less `pending` and `members`."""
+        self.check_made()
+        cdef GroupMember *member = NULL
+        if which is not None:
+            member = (<GroupSubscription>self.member_at(which)).member
+        cdef dict result
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+        try:
+            if member != NULL:
+                result = counters_dict(&member.counters)
+                result['dropped'] = member.dropped
+                result['failures'] = member.failures
+            else:
+                result = counters_dict(&self.ring.counters)
+                result['dropped'] = self.ring.dropped
+                result['failures'] = self.ring.failures
+                result['pending'] = self.ring.filled
+        finally:
+            epicsMutexUnlock(self.ring.lock)
+        if member == NULL:
+            result['members'] = self.size
+        return result
+
+    def member_stats(self):
+        """Every member's counters at once, as arrays by index (removed members included):
+        `updates`, `bytes`, `dropped`, `failures` (uint64) and `last_update` (POSIX seconds,
+        NaN before the first)."""
+        self.check_made()
+        cdef Py_ssize_t n = len(self.members), i
+        updates = numpy.zeros(n, numpy.uint64)
+        nbytes = numpy.zeros(n, numpy.uint64)
+        dropped = numpy.zeros(n, numpy.uint64)
+        failures = numpy.zeros(n, numpy.uint64)
+        last = numpy.full(n, numpy.nan)
+        cdef unsigned long long[::1] u = updates, b = nbytes, d = dropped, f = failures
+        cdef double[::1] t = last
+        cdef GroupMember *member
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+            for i in range(min(n, self.ring.member_capacity)):
+                member = self.ring.members[i]
+                if member == NULL:
+                    continue
+                u[i] = member.counters.updates
+                b[i] = member.counters.bytes
+                d[i] = member.dropped
+                f[i] = member.failures
+                if member.counters.updates:
+                    t[i] = member.counters.last_time
+            epicsMutexUnlock(self.ring.lock)
+        return {'updates': updates, 'bytes': nbytes, 'dropped': dropped, 'failures': failures,
+                'last_update': last}
+
+    # -- notifier and closing --------------------------------------------------------------
+
+    cdef start_notifier(self, notify, interval):
+        self.stop_notifier = threading.Event()
+        self.notifier = threading.Thread(target=_notify_batches, name='caffi-group-notifier',
+                                         args=(self, notify, float(interval), self.stop_notifier),
+                                         daemon=True)
+        self.notifier.start()
+
+    def close(self):
+        """Unsubscribe every member; what is still in the ring can be drained. Idempotent."""
+        self.check_made()
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+            self.ring.closed = True
+            group_signal(self.ring)              # readable from now on: waiters wake up
+            epicsMutexUnlock(self.ring.lock)
+        for subscription in self.members:
+            if subscription is not None and (<GroupSubscription>subscription).active:
+                clear_subscription(subscription)
+        if self.notifier is not None:
+            self.stop_notifier.set()
+            if self.notifier is not threading.current_thread():
+                self.notifier.join()
+            self.notifier = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
 cdef class RingBlock:
-    """A store taken out of a Monitor's ring: the base object of a Batch's arrays.
+    """A store taken out of a ring: the base object of a drained batch's arrays.
 
     It exposes the store's memory through the buffer protocol; when the last array on it goes,
-    the store returns to its monitor as the spare for a later drain (or is freed)."""
+    the store returns to its Monitor or MonitorGroup as the spare for a later drain (or is
+    freed)."""
     cdef RingStore *store
     cdef Monitor monitor
+    cdef MonitorGroup group
 
     @staticmethod
-    cdef RingBlock owning(RingStore *store, Monitor monitor):
+    cdef RingBlock owning(RingStore *store, Monitor monitor, MonitorGroup group):
         cdef RingBlock block = RingBlock.__new__(RingBlock)
         block.store = store
         block.monitor = monitor
+        block.group = group
         return block
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         if self.store == NULL:
-            raise ValueError('a RingBlock comes from Monitor.drain(); this one holds nothing')
+            raise ValueError('a RingBlock comes from drain(); this one holds nothing')
         PyBuffer_FillInfo(view, self, <void *>self.store, self.store.nbytes, 0, flags)
 
     def __dealloc__(self):
-        # the monitor may have been cleared first by the cycle collector: then just free
+        # the owner may have been cleared first by the cycle collector: then just free
         if self.store == NULL:
             return
         if self.monitor is not None:
             self.monitor.recycle(self.store)
+        elif self.group is not None:
+            self.group.recycle(self.store)
         else:
             free(self.store)
 
 
-def _notify_batches(Monitor monitor, notify, double interval, stop):
-    """The notifier thread: every `interval` seconds, hand what arrived to `notify`."""
+def _notify_batches(source, notify, double interval, stop):
+    """The notifier thread of a Monitor or MonitorGroup: every `interval` seconds, hand what
+    arrived to `notify`."""
     while not stop.wait(interval):
-        batch = monitor.drain()
+        batch = source.drain()
         if len(batch.counts):
             call_reporting(notify, batch)      # an exception is reported; the thread goes on
-        if monitor.closed and not monitor.pending:
+        if source.closed and not source.pending:
             return

@@ -20,6 +20,8 @@ only one (a batch of everything waiting is a view of the ring's own slots)::
 
 This module is not part of caffi.ca's API (whose __all__ stays as caffi 1.0 defines it).
 """
-from ._monitor import Batch, Monitor, Update
+from ._monitor import (CONNECTED, DISCONNECTED, UPDATE, Batch, GroupBatch, Monitor, MonitorGroup,
+                       Update)
 
-__all__ = ['Monitor', 'Batch', 'Update']
+__all__ = ['Monitor', 'Batch', 'Update', 'MonitorGroup', 'GroupBatch', 'UPDATE', 'CONNECTED',
+           'DISCONNECTED']

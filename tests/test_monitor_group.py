@@ -1,0 +1,323 @@
+"""caffi.monitor.MonitorGroup against the reference IOC: many subscriptions, one ring.
+
+Sequences are paced with put-callback completion (put_wait), as in test_monitor.py, so that the
+expected order is exact; "delivered by the server" is stats()['updates'].
+"""
+
+import gc
+import select
+import threading
+import time
+
+import numpy
+import pytest
+
+import caffi.ca as ca
+from caffi.dbr import DBR
+from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, GroupBatch, MonitorGroup
+
+from ca_client_util import TIMEOUT, connect, own_context, put_wait, wait_for
+
+pytestmark = pytest.mark.usefixtures('context')
+
+
+@pytest.fixture
+def groups():
+    """Groups to close after the test (closing twice is fine)."""
+    opened = []
+    yield opened
+    for group in opened:
+        group.close()
+
+
+def open_group(opened, chids, *args, **kwargs):
+    group = MonitorGroup(chids, *args, **kwargs)
+    opened.append(group)
+    ca.flush_io()           # the subscription requests leave with the next flush
+    return group
+
+
+def settle(group, quiet=0.3, timeout=10.0):
+    """Wait until the group's update count stops changing for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = group.stats()['updates'], time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        now = group.stats()['updates']
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return group.stats()
+
+
+def drain_all(group, batches=None):
+    """Everything waiting, as one list of (index, value row, count, event) tuples."""
+    batch = group.drain()
+    if batches is not None:
+        batches.append(batch)
+    rows = batch.values if batch.values.ndim == 2 else batch.values[:, None]
+    return [(int(i), rows[k].copy(), int(c), int(e))
+            for k, (i, c, e) in enumerate(zip(batch.index, batch.counts, batch.events))]
+
+
+def test_mixed_native_types_share_one_time_double_group(chans, groups):
+    """LONG, ENUM and DOUBLE records in one TIME_DOUBLE group; rows in arrival order, each
+    with its member's index, the value converted by the server."""
+    members = [chans['catest'], chans['calong'], chans['cabo']]
+    put_wait(chans['catest'], 0.5)
+    put_wait(chans['calong'], 7)
+    put_wait(chans['cabo'], 0)
+    group = open_group(groups, members, DBR.TIME_DOUBLE)
+    assert group.width == 1 and group.chids == members and group.size == 3
+    assert group.wait(TIMEOUT)
+    assert wait_for(lambda: group.pending >= 3)
+    first = group.drain()
+    assert isinstance(first, GroupBatch)
+    assert sorted(first.index.tolist()) == [0, 1, 2]         # each member's current value
+    assert first.values.shape == (3,) and first.values.dtype == numpy.float64
+    assert dict(zip(first.index.tolist(), first.values.tolist())) == {0: 0.5, 1: 7.0, 2: 0.0}
+    assert (first.events == UPDATE).all() and (first.counts == 1).all()
+    assert (first.timestamps > 1e9).all()
+    sent = []
+    for i in range(1, 6):
+        put_wait(chans['catest'], i + 0.25)
+        put_wait(chans['calong'], 100 + i)
+        put_wait(chans['cabo'], i % 2)
+        sent += [(0, i + 0.25), (1, 100.0 + i), (2, float(i % 2))]
+    settle(group)
+    rows = [(i, float(value[0])) for i, value, _, _ in drain_all(group)]
+    assert rows == sent
+
+
+def test_waveforms_of_different_lengths_fill_the_front_of_their_row(chans, groups):
+    short, long = chans['cawave'], chans['cawavef']
+    width = max(ca.element_count(short), ca.element_count(long))
+    group = open_group(groups, [short, long], DBR.DOUBLE, count=width)
+    put_wait(short, [1.0, 2.0, 3.0])
+    put_wait(long, numpy.arange(ca.element_count(long), dtype=numpy.float64))
+    settle(group)
+    rows = {i: (value, count) for i, value, count, _ in drain_all(group)}
+    value, count = rows[0]
+    assert count == 3 and value[:3].tolist() == [1.0, 2.0, 3.0] and not value[3:].any()
+    value, count = rows[1]
+    assert count == ca.element_count(long)
+    assert value[:count].tolist() == list(map(float, range(count)))
+
+
+def test_fileno_is_readable_while_rows_wait(chans, groups):
+    group = open_group(groups, [chans['catest']], DBR.TIME_DOUBLE)
+    assert group.wait(TIMEOUT)                              # the current value
+    readable, _, _ = select.select([group], [], [], 0)
+    assert readable == [group]
+    group.drain()
+    readable, _, _ = select.select([group.fileno()], [], [], 0)
+    assert readable == []
+    put_wait(chans['catest'], 3.5)
+    readable, _, _ = select.select([group], [], [], TIMEOUT)
+    assert readable == [group]
+    assert group.drain().values.tolist() == [3.5]
+
+
+def test_wait_times_out_and_close_wakes_a_waiter(chans, groups):
+    group = open_group(groups, [chans['catest']], DBR.TIME_DOUBLE)
+    assert group.wait(TIMEOUT)
+    group.drain()
+    started = time.monotonic()
+    assert group.wait(0.2) is False
+    assert 0.15 < time.monotonic() - started < 5
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(group.wait(30)))
+    waiter.start()
+    time.sleep(0.2)
+    group.close()
+    waiter.join(5)
+    assert not waiter.is_alive() and woke == [False]
+    assert group.closed
+    readable, _, _ = select.select([group], [], [], 0)
+    assert readable == [group]                              # stays readable once closed
+
+
+@pytest.mark.parametrize('overflow', ['drop_oldest', 'drop_newest'])
+def test_stalled_consumer_accounts_for_every_update(chans, groups, overflow):
+    """received + dropped + pending == delivered, for the group and for each member."""
+    members = [chans['catest'], chans['calong']]
+    put_wait(chans['catest'], -1.0)
+    put_wait(chans['calong'], -1)                           # the first update each member sends
+    group = open_group(groups, members, DBR.TIME_DOUBLE, depth=8, overflow=overflow)
+    for i in range(20):
+        put_wait(chans['catest'], float(i))
+        put_wait(chans['calong'], i)
+    stats = settle(group)
+    assert stats['dropped'] > 0
+    per_member = group.member_stats()
+    assert per_member['dropped'].sum() == stats['dropped']
+    received = numpy.zeros(2, numpy.uint64)
+    batch = group.drain()
+    for index in batch.index:
+        received[index] += 1
+    assert group.pending == 0
+    assert (received + per_member['dropped'] == per_member['updates']).all()
+    assert received.sum() + stats['dropped'] == stats['updates']
+    kept = [float(v) for i, v in zip(batch.index, batch.values) if i == 1]
+    if overflow == 'drop_oldest':                           # the newest survive
+        assert kept[-1] == 19.0
+    else:                                                   # the oldest survive
+        assert kept == sorted(kept) and kept[0] == -1.0 and kept[-1] < 19.0
+    for member in (0, 1):
+        one = group.stats(member)
+        assert one['updates'] == per_member['updates'][member]
+        assert one['dropped'] == per_member['dropped'][member]
+    assert group.stats(chans['calong'])['updates'] == per_member['updates'][1]
+
+
+def test_drain_of_everything_hands_out_the_ring_store(chans, groups):
+    group = open_group(groups, [chans['catest'], chans['calong']], DBR.TIME_DOUBLE)
+    settle(group)
+    batch = group.drain()
+    assert len(batch.index) >= 2
+    bases = {id(array.base) for array in batch}            # every array on one store, no copy
+    assert len(bases) == 1
+    held = batch.values.copy()
+    put_wait(chans['catest'], 9.25)
+    settle(group)
+    assert numpy.array_equal(batch.values, held)            # a held batch does not change
+    assert group.drain().values.tolist()[-1] == 9.25
+
+
+def test_add_and_remove_while_updates_flow(chans, groups):
+    catest, calong = chans['catest'], chans['calong']
+    group = open_group(groups, [catest], DBR.TIME_DOUBLE)
+    settle(group)
+    group.drain()
+    index = group.add(calong)
+    ca.flush_io()
+    assert index == 1 and group.chids == [catest, calong]
+    put_wait(calong, 41)
+    put_wait(catest, 1.5)
+    settle(group)
+    rows = [(i, float(v[0])) for i, v, _, _ in drain_all(group)]
+    assert (1, 41.0) in rows and rows[-1] == (0, 1.5)
+    group.remove(catest)
+    assert group.chids == [None, calong] and group.size == 1
+    put_wait(catest, 2.5)
+    put_wait(calong, 42)
+    settle(group)
+    rows = [(i, float(v[0])) for i, v, _, _ in drain_all(group)]
+    assert rows == [(1, 42.0)]
+    with pytest.raises(KeyError):
+        group.remove(0)
+    assert group.add(catest) == 2                           # indices are never reused
+
+
+def test_bad_arguments_get_clear_errors(chans, groups):
+    catest = chans['catest']
+    with pytest.raises(ValueError, match='depth'):
+        MonitorGroup([catest], depth=0)
+    with pytest.raises(ValueError, match='request type'):
+        MonitorGroup([catest], DBR.CTRL_DOUBLE)
+    with pytest.raises(ValueError, match='overflow'):
+        MonitorGroup([catest], overflow='newest')
+    with pytest.raises(TypeError, match='chids'):
+        MonitorGroup([catest, 'calong'])
+    with pytest.raises(ValueError, match='explicit count'):
+        MonitorGroup([])
+    with pytest.raises(ValueError, match='width'):
+        MonitorGroup([chans['cawave']], count=2)            # more elements than the width
+    group = open_group(groups, [catest], DBR.TIME_DOUBLE)
+    with pytest.raises(ValueError, match='width'):
+        group.add(chans['calong'], count=2)
+    status, stale = ca.create_channel('catest')
+    assert ca.pend_io(TIMEOUT) == ca.ECA.NORMAL
+    ca.clear_channel(stale)
+    with pytest.raises(ValueError, match='live channel'):
+        group.add(stale)
+    with pytest.raises(ValueError, match='made by'):
+        MonitorGroup.__new__(MonitorGroup).drain()
+
+
+def test_members_of_another_context_are_refused(chans, groups):
+    group = open_group(groups, [chans['catest']], DBR.TIME_DOUBLE)
+    made, finished, other = threading.Event(), threading.Event(), []
+
+    def in_another_context():                       # a thread of its own: a context of its own
+        with own_context():
+            other.append(connect('calong'))
+            made.set()
+            finished.wait(30)
+            ca.clear_channel(other[0])
+
+    thread = threading.Thread(target=in_another_context)
+    thread.start()
+    try:
+        assert made.wait(TIMEOUT)
+        with pytest.raises(ValueError, match='context'):
+            group.add(other[0])
+        with pytest.raises(ValueError, match='one context'):
+            MonitorGroup([chans['catest'], other[0]])
+    finally:
+        finished.set()
+        thread.join(30)
+
+
+def test_groups_in_several_threads(chans):
+    """Four threads, each with its own group over the same channels, each sees every put."""
+    members = [chans['catest'], chans['calong']]
+    results, errors = {}, []
+
+    def consume(name, ready, stop):
+        try:
+            with MonitorGroup(members, DBR.TIME_DOUBLE) as group:
+                ca.flush_io()
+                ready.set()
+                got = []
+                while not stop.is_set() or group.pending:
+                    if group.wait(0.1):
+                        batch = group.drain()
+                        got += [float(v) for i, v in zip(batch.index, batch.values) if i == 1]
+                results[name] = got
+        except BaseException as exc:        # reported by the main thread
+            errors.append(exc)
+
+    stop = threading.Event()
+    threads = []
+    for n in range(4):
+        ready = threading.Event()
+        thread = threading.Thread(target=consume, args=(n, ready, stop))
+        thread.start()
+        assert ready.wait(TIMEOUT)
+        threads.append(thread)
+    time.sleep(0.5)                          # every group has its members' current values
+    for i in range(30):
+        put_wait(chans['calong'], 1000 + i)
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    for got in results.values():
+        assert got[-30:] == [1000.0 + i for i in range(30)]
+
+
+def test_notify_thread_hands_over_batches(chans):
+    seen = []
+    with MonitorGroup([chans['calong']], DBR.TIME_DOUBLE, notify=seen.append,
+                      notify_interval=0.02) as group:
+        ca.flush_io()
+        for i in range(5):
+            put_wait(chans['calong'], 500 + i)
+        assert wait_for(lambda: sum(len(b.index) for b in seen) >= 6)
+    values = [float(v) for b in seen for v in b.values]
+    assert values[-5:] == [500.0 + i for i in range(5)]
+    assert group.closed
+
+
+def test_closed_group_is_freed(chans):
+    group = MonitorGroup([chans['catest'], chans['calong']], DBR.TIME_DOUBLE)
+    ca.flush_io()
+    assert group.wait(TIMEOUT)
+    batch = group.drain()
+    group.close()
+    del group
+    gc.collect()
+    assert len(batch.index) >= 1                            # a batch outlives its group
