@@ -350,24 +350,27 @@ class ChildProcess(object):
         raise IocError('%s\n---- %s log (%s) ----\n%s' % (message, self.what, self.log_path,
                                                        self.log_tail()))
 
-    def wait_until(self, check, timeout, description=None, interval=0.05):
-        """Call *check()* until it returns true; fail if the child exits or *timeout* passes.
+    def wait_until(self, check, timeout, description=None, interval=0.05, args=()):
+        """Call ``check(*args)`` until it returns true; fail if the child exits or *timeout*
+        passes.
 
         *description*: what *check* waits for, for the error message (default: its
-        ``description`` attribute, or its name).
+        ``description`` attribute when the wait fails, or its name).
         """
-        description = description or getattr(check, 'description', None) or getattr(
-            check, '__name__', repr(check))
+        def waiting_for():
+            return description or getattr(check, 'description', None) or getattr(
+                check, '__name__', repr(check))
+
         deadline = time.monotonic() + timeout
         while True:
             if not self.running:
                 status = self._proc.returncode if self._proc is not None else self.returncode
                 self.fail('%s exited (status %s) while waiting until %s'
-                          % (self.what, status, description))
-            if check():
+                          % (self.what, status, waiting_for()))
+            if check(*args):
                 return
             if time.monotonic() > deadline:
-                self.fail('%s: not %s within %.0f s' % (self.what, description, timeout))
+                self.fail('%s: not %s within %.0f s' % (self.what, waiting_for(), timeout))
             time.sleep(interval)
 
     def __enter__(self):
@@ -444,9 +447,7 @@ class SoftIoc(ChildProcess):
         try:
             self.wait_listening(timeout)
             for check in self.ready:
-                self.wait_until(lambda: check(self), timeout,
-                                getattr(check, 'description', None)
-                                or getattr(check, '__name__', repr(check)))
+                self.wait_until(check, timeout, args=(self,))
         except BaseException:
             self.stop(graceful=False)
             raise
