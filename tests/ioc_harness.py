@@ -130,7 +130,8 @@ class _ChannelProbe(object):
 
     @property
     def description(self):
-        return 'channel %r connects (%s)' % (self.pvname, '; '.join(map(str, self.errors[-3:])))
+        errors = '; '.join(map(str, self.errors[-3:]))
+        return 'channel %r connects' % self.pvname + (' (%s)' % errors if errors else '')
 
     def __call__(self, ioc):
         import caffi.ca as ca
