@@ -5,6 +5,7 @@ caffi get` in a child process given the IOC's client environment (this process's
 points at the session IOC).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,12 +76,12 @@ def environ_of(pid):
 
 
 @pytest.fixture
-def launched():
-    """SoftIoc objects to close after the test."""
-    iocs = []
-    yield iocs
-    for ioc in iocs:
-        ioc.close()
+def launch():
+    """``launch(**arguments)``: a new SoftIoc (not started yet), closed after the test."""
+    with contextlib.ExitStack() as cleanup:
+        def new_ioc(**arguments):
+            return cleanup.enter_context(contextlib.closing(_ioc.SoftIoc(**arguments)))
+        yield new_ioc
 
 
 def test_free_port_block_and_its_lock():
@@ -113,11 +114,10 @@ def test_environments_are_loopback_only():
 
 
 def test_the_ioc_gets_the_loopback_environment_and_serves_on_127_0_0_1_only(
-        launched, monkeypatch):
+        launch, monkeypatch):
     monkeypatch.setenv('EPICS_CA_NAME_SERVERS', '192.0.2.1:5064')
     monkeypatch.setenv('EPICS_CAS_BEACON_PORT', '5065')
-    ioc = _ioc.SoftIoc(db_text=DB, lock_port=True, max_array_bytes=2000000)
-    launched.append(ioc)
+    ioc = launch(db_text=DB, lock_port=True, max_array_bytes=2000000)
     ioc.start()
     port = ioc.port
     assert port != int(os.environ['EPICS_CA_SERVER_PORT'])        # not the session IOC's
@@ -133,9 +133,8 @@ def test_the_ioc_gets_the_loopback_environment_and_serves_on_127_0_0_1_only(
     assert not other_process_can_lock(port)
 
 
-def test_restart_keeps_the_port_and_stop_frees_it(launched):
-    ioc = _ioc.SoftIoc(db_text=DB, lock_port=True)
-    launched.append(ioc)
+def test_restart_keeps_the_port_and_stop_frees_it(launch):
+    ioc = launch(db_text=DB, lock_port=True)
     ioc.start()
     port, first_pid = ioc.port, ioc.pid
     assert caget(ioc, 'launch:x') == 'launch:x 1.5\n'
@@ -163,30 +162,27 @@ def test_restart_keeps_the_port_and_stop_frees_it(launched):
     assert other_process_can_lock(port)
 
 
-def test_readiness_checks(launched):
+def test_readiness_checks(launch):
     seen = []
 
     def check(ioc):
         seen.append(ioc.accepts())
         return len(seen) >= 3
 
-    ioc = _ioc.SoftIoc(db_text=DB, ready=[
+    ioc = launch(db_text=DB, ready=[
         _ioc.log_contains('iocRun: All initialization complete'), check])
-    launched.append(ioc)
     ioc.start()
     assert seen == [True, True, True]          # the checks run once the TCP port accepts
 
-    never = _ioc.SoftIoc(db_text=DB, ready=lambda ioc: False, start_timeout=2)
-    launched.append(never)
+    never = launch(db_text=DB, ready=lambda ioc: False, start_timeout=2)
     with pytest.raises(_ioc.IocError, match=r'(?s)soft IOC: not <lambda> within 2 s.*'
                                             r'---- soft IOC log'):
         never.start()
     assert not never.running and never.returncode is not None
 
 
-def test_an_ioc_that_exits_is_reported_with_its_log(launched):
-    ioc = _ioc.SoftIoc(db_text='record(no_such_type, "launch:y") {}\n')
-    launched.append(ioc)
+def test_an_ioc_that_exits_is_reported_with_its_log(launch):
+    ioc = launch(db_text='record(no_such_type, "launch:y") {}\n')
     with pytest.raises(_ioc.IocError) as raised:
         ioc.start()
     message = str(raised.value)
@@ -194,12 +190,11 @@ def test_an_ioc_that_exits_is_reported_with_its_log(launched):
     assert "Record type 'no_such_type'" in message
 
 
-def test_prefix_pins_the_ioc(launched):
+def test_prefix_pins_the_ioc(launch):
     prefix = _ioc.taskset_prefix('0')
     if not prefix:
         pytest.skip('no taskset or a single CPU')
-    ioc = _ioc.SoftIoc(db_text=DB, prefix=prefix, new_session=True)
-    launched.append(ioc)
+    ioc = launch(db_text=DB, prefix=prefix, new_session=True)
     ioc.start()
     assert ioc.command()[:3] == ['taskset', '-c', '0']
     with open('/proc/%d/status' % ioc.pid) as status:
