@@ -174,11 +174,18 @@ def test_readiness_checks(launch):
     ioc.start()
     assert seen == [True, True, True]          # the checks run once the TCP port accepts
 
-    never = launch(db_text=DB, ready=lambda ioc: False, start_timeout=2)
-    with pytest.raises(_ioc.IocError, match=r'(?s)soft IOC: not <lambda> within 2 s.*'
-                                            r'---- soft IOC log'):
-        never.start()
-    assert not never.running and never.returncode is not None
+    with pytest.raises(_ioc.IocError, match=r'(?s)soft IOC: not never true within 0 s.*'
+                                            r'---- soft IOC log .*iocRun'):
+        ioc.wait_until(lambda: False, 0.3, 'never true')
+    assert ioc.running                          # a failed wait leaves the IOC alone ...
+
+    def gives_up(ioc):
+        raise _ioc.IocError('given up')
+
+    refused = launch(db_text=DB, ready=gives_up)
+    with pytest.raises(_ioc.IocError, match='^given up$'):
+        refused.start()
+    assert not refused.running and refused.returncode is not None   # ... start() stops it
 
 
 def test_an_ioc_that_exits_is_reported_with_its_log(launch):
