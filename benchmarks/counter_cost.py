@@ -108,21 +108,16 @@ def main():
     port = bench.free_port_block()
     env = bench.make_env(port)
     results = {"with counters": [], "without": []}
-    with tempfile.TemporaryDirectory(prefix="caffi-counter-cost-") as root, \
-            tempfile.NamedTemporaryFile("w+b", suffix=".log") as log:
+    with tempfile.TemporaryDirectory(prefix="caffi-counter-cost-") as root:
         trees = {"with counters": make_build(root, "with", True),
                  "without": make_build(root, "without", False)}
-        ioc = bench.Ioc(bench.make_env(port, server=True), pin, log)
-        try:
-            ioc.wait_ready()
+        with bench.bench_ioc(port, pin):
             for rep in range(args.repeats):
                 for name, tree in trees.items():
                     value = instructions_per_update(tree, args.updates, env, pin, subject, root)
                     results[name].append(value)
                     print("  [%d/%d] %-13s %8.0f instructions per update"
                           % (rep + 1, args.repeats, name, value), flush=True)
-        finally:
-            ioc.stop()
     with_, without = (statistics.median(results[k]) for k in ("with counters", "without"))
     print("\nscalar callback path (caffi's update trampoline, inclusive), medians:")
     print("  with counters %8.0f instructions per update" % with_)

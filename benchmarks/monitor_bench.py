@@ -34,20 +34,19 @@ compiler (the C programs are built with benchmarks/c/build.py at every start).
 import argparse
 import json
 import os
-import shutil
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import namedtuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
+
+from caffi import _ioc  # noqa: E402  (the IOC launcher; this repository's caffi, installed)
 
 DB = os.path.join(HERE, "ioc", "bench.db")
 C_DIR = os.path.join(HERE, "c")
@@ -149,7 +148,7 @@ BATCH_SIZES = (1, 100, 10000)
 BATCH_SUBJECTS = ("ao", "wf1k")
 MONITOR_BATCHES = os.path.join(HERE, "monitor_batches.py")
 
-MAX_ARRAY_BYTES = 100000000  # > 8 MB of the 1M waveform, on IOC *and* clients
+MAX_ARRAY_BYTES = _ioc.MAX_ARRAY_BYTES  # 100 MB > 8 MB of the 1M waveform, on IOC *and* clients
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,59 +237,22 @@ FLOORS = [
 # processes
 # ---------------------------------------------------------------------------------------------
 
-def _port_free(port, n=2):
-    """True if TCP and UDP port..port+n-1 can all be bound on 127.0.0.1."""
-    socks = []
-    try:
-        for p in range(port, port + n):
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(socket.AF_INET, kind)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
+def free_port_block():
+    """CA server port P, P+1 the repeater/beacon port: TCP P, UDP P and P+1 free on 127.0.0.1
+    (the launcher's choice, with its lock file held while this process runs)."""
+    return _ioc.free_port(lock=True)
 
 
-def free_port_block(n=2):
-    """Base of n consecutive ports free for TCP and UDP on 127.0.0.1:
-    base = CA server port, base+1 = CA repeater/beacon port."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port + n < 65535 and _port_free(port, n):
-            return port
-    raise RuntimeError("no free port block found")
-
-
-def make_env(port, server=False):
-    """Environment for clients (publisher, subscribers) or, with server=True, for the IOC.
-    The CAS variables are kept out of the client environment (libca would warn about a
-    'Duplicate EPICS CA Address list entry', harmless)."""
-    env = dict(os.environ)
-    for k in [k for k in env if k.startswith(("EPICS_", "PYEPICS_", "CACHANNEL_"))]:
-        del env[k]
-    env.update({
-        "EPICS_CA_AUTO_ADDR_LIST": "NO",
-        "EPICS_CA_ADDR_LIST": "127.0.0.1",
-        "EPICS_CA_SERVER_PORT": str(port),
-        "EPICS_CA_REPEATER_PORT": str(port + 1),
-        # Needed on the client: without it libca (default 16 kB) silently delivers *no*
-        # monitor updates for the big waveforms (no error callback).
-        "EPICS_CA_MAX_ARRAY_BYTES": str(MAX_ARRAY_BYTES),
-    })
-    if server:
-        env.update({
-            "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-            "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-            "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-            "EPICS_CAS_SERVER_PORT": str(port),
-        })
+def make_env(port):
+    """Environment for clients (publisher, subscribers): the launcher's loopback-only client
+    settings, with every other EPICS_* / PYEPICS_* / CACHANNEL_* variable removed.  The IOC
+    gets the CAS variables on top of this (they are kept out of the clients' environment:
+    libca would warn about a 'Duplicate EPICS CA Address list entry', harmless)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("EPICS_", "PYEPICS_", "CACHANNEL_"))}
+    # MAX_ARRAY_BYTES is needed on the client: without it libca (default 16 kB) silently
+    # delivers *no* monitor updates for the big waveforms (no error callback).
+    env.update(_ioc.client_environment(port, MAX_ARRAY_BYTES))
     return env
 
 
@@ -298,54 +260,26 @@ class Pinning:
     def __init__(self, server_cpu, client_cpu, client_prefix=()):
         self.server_cpu, self.client_cpu = server_cpu, client_cpu
         self.client_prefix = list(client_prefix)
-        self.enabled = (shutil.which("taskset") is not None
-                        and len(os.sched_getaffinity(0)) >= 2)
+        self.enabled = bool(_ioc.taskset_prefix(server_cpu))
+
+    def server_prefix(self):
+        return _ioc.taskset_prefix(self.server_cpu) if self.enabled else []
 
     def server(self, argv):
-        return ["taskset", "-c", self.server_cpu] + list(argv) if self.enabled else list(argv)
+        return self.server_prefix() + list(argv)
 
     def client(self, argv):
         argv = self.client_prefix + list(argv)
-        return ["taskset", "-c", self.client_cpu] + argv if self.enabled else argv
+        return (_ioc.taskset_prefix(self.client_cpu) if self.enabled else []) + argv
 
 
-class Ioc:
-    """CA-only soft IOC in a child process (no pvAccess server).  Its shell is Python's
-    code.interact(), which exits on EOF, so stdin is a pipe that we keep open."""
-
-    def __init__(self, env, pin, log):
-        self.log = log
-        self.proc = subprocess.Popen(
-            pin.server([sys.executable, "-c",
-                        "from epicscorelibs.ioc import main; "
-                        "main(extra_dbd_load=(), extra_dso_load=())", "-d", DB]),
-            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True)
-
-    def wait_ready(self, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("IOC exited early:\n" + self.output())
-            if "iocRun: All initialization complete" in self.output():
-                return
-            time.sleep(0.1)
-        raise RuntimeError("IOC did not start:\n" + self.output())
-
-    def output(self):
-        self.log.flush()
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(b"exit()\n")
-                self.proc.stdin.close()
-                self.proc.wait(5)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+def bench_ioc(port, pin):
+    """The CA-only soft IOC (caffi._ioc.SoftIoc, not started) serving bench.db on *port*,
+    pinned to the server CPU, in a session of its own, ready once it accepts TCP connections
+    and has printed the end of iocInit."""
+    return _ioc.SoftIoc(port=port, db=DB, env=make_env(port), max_array_bytes=MAX_ARRAY_BYTES,
+                        prefix=pin.server_prefix(), new_session=True,
+                        ready=[_ioc.log_contains("iocRun: All initialization complete")])
 
 
 def last_json(text):
@@ -697,75 +631,70 @@ def main():
              args.window, args.warmup, args.repeats), flush=True)
 
     mon, rt, mem, bat = Monitors(), {}, [], {}
-    with tempfile.NamedTemporaryFile("w+b", prefix="bench-ioc-", suffix=".log") as log:
-        ioc = Ioc(make_env(port, server=True), pin, log)
-        try:
-            ioc.wait_ready()
-            if "monitors" in parts:
-                for rep in range(args.repeats):
-                    for subject_name, name in pairs:
-                        s, client = by_name[subject_name], SUBSCRIBERS[name]
-                        argv = client.monitor_argv(s, args.window, args.warmup)
-                        r, pub = with_publisher(
-                            s, env, pin, args.pub_lead, args.warmup + args.window + 90,
-                            lambda: run_client(argv, dict(env, **client.env), pin,
-                                               args.warmup + args.window + 60,
-                                               "subscriber " + name))
-                        r["pub"] = pub
-                        mon.add(s.name, name, r)
-                        print("  [%d/%d] %-6s %-15s %9.2f us/upd (user %7.2f) %8.0f upd/s "
-                              "%7.1f MB/s  pub %6.0f puts/s" % (
-                                  rep + 1, args.repeats, s.name, name,
-                                  r["cpu_us_per_update"] or float("nan"),
-                                  (r["cpu_user_s"] * 1e6 / r["updates"]) if r["updates"]
-                                  else float("nan"),
-                                  r["updates_per_s"], r["mb_per_s"], pub["puts_per_s"]),
-                              flush=True)
-            if "roundtrips" in parts:
-                for rep in range(rt_repeats):
-                    for name in rt_clients:
-                        client = ROUNDTRIP_CLIENTS[name]
-                        r = run_client(client.roundtrip_argv(rt_window, rt_warmup),
-                                       dict(env, **client.env), pin,
-                                       2 * (rt_window + rt_warmup) + 60, "round trips " + name)
-                        rt.setdefault(name, []).append(r)
-                        print("  [%d/%d] round trips %-10s get %7.0f/s (%6.1f us CPU)  "
-                              "put-callback %7.0f/s (%6.1f us CPU)" % (
-                                  rep + 1, rt_repeats, name, r["get"]["ops_per_s"],
-                                  r["get"]["cpu_us_per_op"], r["putcb"]["ops_per_s"],
-                                  r["putcb"]["cpu_us_per_op"]), flush=True)
-            if "memory" in parts:
-                for label, subject_name, updates, warm, name in memory_runs:
+    with bench_ioc(port, pin):
+        if "monitors" in parts:
+            for rep in range(args.repeats):
+                for subject_name, name in pairs:
                     s, client = by_name[subject_name], SUBSCRIBERS[name]
-                    # generous: a loaded machine still publishes > 5,000 scalars or 20 x 1M/s
-                    timeout = 30 + (updates + warm) / (5000 if s.count == 1 else 20)
-                    argv = client.memory_argv(s, updates, warm, timeout)
+                    argv = client.monitor_argv(s, args.window, args.warmup)
                     r, pub = with_publisher(
-                        s, env, pin, args.pub_lead, timeout + 90,
-                        lambda: run_client(argv, dict(env, **client.env), pin, timeout + 60,
-                                           "memory " + label))
+                        s, env, pin, args.pub_lead, args.warmup + args.window + 90,
+                        lambda: run_client(argv, dict(env, **client.env), pin,
+                                           args.warmup + args.window + 60,
+                                           "subscriber " + name))
                     r["pub"] = pub
-                    mem.append((label, s.name, name, r))
-                    print("  memory %-18s RSS %.1f -> %.1f MB (%+.2f%%) over %d updates in "
-                          "%.1f s" % (label, r["rss_before"] / 1e6, r["rss_after"] / 1e6,
-                                      100 * r["rss_growth"], r["updates"], r["seconds"]),
+                    mon.add(s.name, name, r)
+                    print("  [%d/%d] %-6s %-15s %9.2f us/upd (user %7.2f) %8.0f upd/s "
+                          "%7.1f MB/s  pub %6.0f puts/s" % (
+                              rep + 1, args.repeats, s.name, name,
+                              r["cpu_us_per_update"] or float("nan"),
+                              (r["cpu_user_s"] * 1e6 / r["updates"]) if r["updates"]
+                              else float("nan"),
+                              r["updates_per_s"], r["mb_per_s"], pub["puts_per_s"]),
                           flush=True)
-            if "batches" in parts:
-                for subject_name in BATCH_SUBJECTS:
-                    s = by_name[subject_name]
-                    argv = [sys.executable, MONITOR_BATCHES, s.pv, s.dbr_type,
-                            ",".join(map(str, BATCH_SIZES)), str(batch_rounds)]
-                    # the largest rings fill in ~1 s at the slowest subject's rate: generous
-                    timeout = 60 + 3 * batch_rounds * max(BATCH_SIZES) / 2000
-                    r, pub = with_publisher(s, env, pin, args.pub_lead, timeout + 90,
-                                            lambda: run_client(argv, env, pin, timeout,
-                                                               "batches " + s.name))
-                    bat[s.name] = r
-                    print("  batches %-6s " % s.name + "  ".join(
-                        "N=%s %.2f us" % (n, m["drain_us"]) for n, m in r["sizes"].items()),
-                        flush=True)
-        finally:
-            ioc.stop()
+        if "roundtrips" in parts:
+            for rep in range(rt_repeats):
+                for name in rt_clients:
+                    client = ROUNDTRIP_CLIENTS[name]
+                    r = run_client(client.roundtrip_argv(rt_window, rt_warmup),
+                                   dict(env, **client.env), pin,
+                                   2 * (rt_window + rt_warmup) + 60, "round trips " + name)
+                    rt.setdefault(name, []).append(r)
+                    print("  [%d/%d] round trips %-10s get %7.0f/s (%6.1f us CPU)  "
+                          "put-callback %7.0f/s (%6.1f us CPU)" % (
+                              rep + 1, rt_repeats, name, r["get"]["ops_per_s"],
+                              r["get"]["cpu_us_per_op"], r["putcb"]["ops_per_s"],
+                              r["putcb"]["cpu_us_per_op"]), flush=True)
+        if "memory" in parts:
+            for label, subject_name, updates, warm, name in memory_runs:
+                s, client = by_name[subject_name], SUBSCRIBERS[name]
+                # generous: a loaded machine still publishes > 5,000 scalars or 20 x 1M/s
+                timeout = 30 + (updates + warm) / (5000 if s.count == 1 else 20)
+                argv = client.memory_argv(s, updates, warm, timeout)
+                r, pub = with_publisher(
+                    s, env, pin, args.pub_lead, timeout + 90,
+                    lambda: run_client(argv, dict(env, **client.env), pin, timeout + 60,
+                                       "memory " + label))
+                r["pub"] = pub
+                mem.append((label, s.name, name, r))
+                print("  memory %-18s RSS %.1f -> %.1f MB (%+.2f%%) over %d updates in "
+                      "%.1f s" % (label, r["rss_before"] / 1e6, r["rss_after"] / 1e6,
+                                  100 * r["rss_growth"], r["updates"], r["seconds"]),
+                      flush=True)
+        if "batches" in parts:
+            for subject_name in BATCH_SUBJECTS:
+                s = by_name[subject_name]
+                argv = [sys.executable, MONITOR_BATCHES, s.pv, s.dbr_type,
+                        ",".join(map(str, BATCH_SIZES)), str(batch_rounds)]
+                # the largest rings fill in ~1 s at the slowest subject's rate: generous
+                timeout = 60 + 3 * batch_rounds * max(BATCH_SIZES) / 2000
+                r, pub = with_publisher(s, env, pin, args.pub_lead, timeout + 90,
+                                        lambda: run_client(argv, env, pin, timeout,
+                                                           "batches " + s.name))
+                bat[s.name] = r
+                print("  batches %-6s " % s.name + "  ".join(
+                    "N=%s %.2f us" % (n, m["drain_us"]) for n, m in r["sizes"].items()),
+                    flush=True)
 
     print("\ntotal %.0f s" % (time.monotonic() - t_start))
     if "monitors" in parts:

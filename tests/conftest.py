@@ -1,5 +1,8 @@
 """pytest setup: loopback-only CA environment, a CA repeater and the reference soft IOC.
 
+All three come from ``ioc_harness``, which starts its processes with the launcher
+``caffi._ioc`` (shared with ``caffi demo`` and the benchmarks).
+
 Fixtures:
 
 * ``ca_repeater`` (session, autouse): ``python -m caffi.repeater`` on UDP P+1.
@@ -23,7 +26,7 @@ if _TESTS_DIR not in sys.path:
 
 import ioc_harness  # noqa: E402
 
-# Before any test module imports caffi: libca reads these when a context is created.
+# Before any test creates a caffi context: libca reads these when a context is created.
 SERVER_PORT = ioc_harness.configure_environment()
 
 

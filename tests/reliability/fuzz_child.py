@@ -43,7 +43,7 @@ from caffi.constants import CA_OP, ECA, AlarmCondition, AlarmSeverity, ChannelSt
 from caffi.dbr import DBF, DBR, DBRValue
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ioc_harness import RECORDS  # noqa: E402  (no caffi import; only the record table)
+from ioc_harness import RECORDS  # noqa: E402  (only the record table; no context created)
 
 ALLOWED_EXC = (TypeError, ValueError, OverflowError)
 HOUSEKEEPING_INTERVAL = 100     # examples between pend_io/sg_block rounds
