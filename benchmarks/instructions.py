@@ -133,19 +133,14 @@ def main():
     env = bench.make_env(port)
     results = {p: [] for p in paths}
     with tempfile.TemporaryDirectory(prefix="caffi-instructions-") as root, \
-            tempfile.NamedTemporaryFile("w+b", suffix=".log") as log:
-        ioc = bench.Ioc(bench.make_env(port, server=True), pin, log)
-        try:
-            ioc.wait_ready()
-            for rep in range(args.repeats):
-                for path in paths:
-                    value = count(os.path.abspath(args.tree), path, env, pin, subject,
-                                  os.path.join(root, "callgrind.out"))
-                    results[path].append(value)
-                    print("  [%d/%d] %-9s %9.0f instructions per operation"
-                          % (rep + 1, args.repeats, path, value), flush=True)
-        finally:
-            ioc.stop()
+            bench.bench_ioc(port, pin):
+        for rep in range(args.repeats):
+            for path in paths:
+                value = count(os.path.abspath(args.tree), path, env, pin, subject,
+                              os.path.join(root, "callgrind.out"))
+                results[path].append(value)
+                print("  [%d/%d] %-9s %9.0f instructions per operation"
+                      % (rep + 1, args.repeats, path, value), flush=True)
     print("\ninstructions per operation, medians of %d (%s):" % (args.repeats, args.tree))
     for path in paths:
         print("  %-9s %9.0f   runs %s" % (path, statistics.median(results[path]),
