@@ -6,6 +6,22 @@ cimport cadef
 from caffi._counters cimport UpdateCounters
 
 
+# C observers of a channel's connection changes, called on libca's thread without the GIL
+# (MonitorGroup members). A watch is embedded first in its owner's struct.
+cdef struct ConnectionWatch:
+    void (*changed)(ConnectionWatch *watch, bint connected) noexcept nogil
+    ConnectionWatch *next
+
+
+# The part of a channel record libca's connection callback reads without the GIL: libca's user
+# pointer of the channel points here.
+cdef struct ChannelHook:
+    void *record                     # the ChannelRecord, which owns this hook
+    ConnectionWatch *watches         # changed under the watch lock of caffi._ca
+    bint python_callback             # a connection callback of the user's is installed
+    bint handler_installed           # libca calls caffi's connection trampoline
+
+
 cdef class ContextRecord:
     """A libca client context; also the handle current_context() returns."""
     cdef cadef.ca_client_context *context
@@ -31,6 +47,7 @@ cdef class ChannelRecord:
     cdef list abandoned_reads      # DBRBuffers of reads a pend_io gave up on (see pend_io)
     cdef bint closed               # cleared, or clearing: no more calls, no more callbacks
     cdef int users                 # calls into libca with this chid under way right now
+    cdef ChannelHook *hook
 
     cdef cadef.chid acquire(self)
     cdef void release(self)
@@ -57,6 +74,12 @@ cdef struct Native:
 # done), or None when `chid` is not a live channel.
 cdef ChannelRecord acquired(object chid)
 cdef Native native_of(cadef.chid chid)
+
+# Add a watch of the acquired channel's connection changes (installing caffi's connection
+# trampoline if the channel had none); returns libca's status. Remove it before it is freed,
+# unless the channel went away first (then its watches are dropped).
+cdef int watch_connection(ChannelRecord channel, ConnectionWatch *watch) except? -1
+cdef void unwatch_connection(ChannelRecord channel, ConnectionWatch *watch) noexcept
 
 # Registers `subscription` with its channel and subscribes; returns libca's status (on failure
 # the subscription is left unregistered and inactive). The channel must be acquired.

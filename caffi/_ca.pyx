@@ -9,7 +9,7 @@ Rules this module keeps (API.md §11):
 * user code never runs while this module holds anything but the GIL.
 """
 
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.stdio cimport stderr, fwrite, fflush
 from posix.unistd cimport usleep
 from cpython.ref cimport Py_DECREF
@@ -17,6 +17,7 @@ from cpython.ref cimport Py_DECREF
 cimport cadef
 cimport caerr
 cimport db_access as dba
+from epics_sync cimport epicsMutexId, epicsMutexOsiCreate, epicsMutexLock, epicsMutexUnlock
 from python_threads cimport (PyGILState_Ensure, PyGILState_GetThisThreadState, PyEval_SaveThread,
                              PyThreadState_Get, PyThreadState_Clear, PyThreadState_DeleteCurrent,
                              PyObject, PyObject_CallOneArg, PyErr_WriteUnraisable,
@@ -175,6 +176,11 @@ cdef ContextRecord thread_context(bint create):
     return record_of_context(context)
 
 
+# Guards every channel's list of connection watches: taken by libca's connection callback and
+# by whoever adds or removes a watch, never while Python code runs.
+cdef epicsMutexId watch_lock = epicsMutexOsiCreate(b'caffi/_ca.pyx', 0)
+
+
 cdef class ChannelRecord:
     """A channel: the chid handle users hold and the record libca's user pointer leads to."""
 
@@ -182,6 +188,13 @@ cdef class ChannelRecord:
         self.subscriptions = set()
         self.pending = set()
         self.abandoned_reads = []
+        self.hook = <ChannelHook *>calloc(1, sizeof(ChannelHook))
+        if self.hook == NULL:
+            raise MemoryError()
+        self.hook.record = <void *>self
+
+    def __dealloc__(self):
+        free(self.hook)         # libca no longer calls back: the channel was cleared, or never made
 
     def __repr__(self):
         return f'<caffi chid {self.channel_name!r}{" cleared" if self.closed else ""}>'
@@ -216,6 +229,11 @@ cdef class ChannelRecord:
         self.abandoned_reads.clear()      # libca dropped the channel's outstanding reads
         self.connection_callback = None
         self.access_rights_callback = None
+        with nogil:
+            epicsMutexLock(watch_lock)
+            self.hook.watches = NULL       # their owners learn it from their subscriptions
+            self.hook.python_callback = False
+            epicsMutexUnlock(watch_lock)
         if self.context is not None:
             self.context.channels.discard(self)
 
@@ -257,12 +275,21 @@ cdef ChannelRecord channel_for_info(object chid):
 # Trampolines: libca -> Python.
 
 cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
-    cdef void *user = cadef.ca_puser(args.chid)
-    if user == NULL or not enter_python():
+    cdef ChannelHook *hook = <ChannelHook *>cadef.ca_puser(args.chid)
+    cdef ConnectionWatch *watch
+    if hook == NULL:
+        return
+    epicsMutexLock(watch_lock)
+    watch = hook.watches
+    while watch != NULL:
+        watch.changed(watch, args.op == cadef.CA_OP_CONN_UP)
+        watch = watch.next
+    epicsMutexUnlock(watch_lock)
+    if not hook.python_callback or not enter_python():
         return
     try:
         with gil:
-            channel = <ChannelRecord>user
+            channel = <ChannelRecord>hook.record
             if channel.closed:
                 return
             if channel.chid == NULL:
@@ -275,15 +302,16 @@ cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
 
 
 cdef void on_access_rights(cadef.access_rights_handler_args args) noexcept nogil:
-    cdef void *user = cadef.ca_puser(args.chid)
-    if user == NULL or not enter_python():
+    cdef ChannelHook *hook = <ChannelHook *>cadef.ca_puser(args.chid)
+    if hook == NULL or not enter_python():
         return
     try:
         with gil:
-            callback = (<ChannelRecord>user).access_rights_callback
-            if (<ChannelRecord>user).closed or callback is None:
+            channel = <ChannelRecord>hook.record
+            callback = channel.access_rights_callback
+            if channel.closed or callback is None:
                 return
-            call_user(callback, {'chid': <ChannelRecord>user,
+            call_user(callback, {'chid': channel,
                                  'read_access': bool(args.ar.read_access),
                                  'write_access': bool(args.ar.write_access)})
     finally:
@@ -356,19 +384,19 @@ cdef void on_write(cadef.event_handler_args args) noexcept nogil:
 
 
 cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
-    cdef void *channel_user = NULL
+    cdef ChannelHook *hook = NULL
     if not enter_python():
         return
     try:
         if args.chid != NULL:
-            channel_user = cadef.ca_puser(args.chid)
+            hook = <ChannelHook *>cadef.ca_puser(args.chid)
         with gil:
             context = <ContextRecord>args.usr
             callback = context.exception_callback
             if context.destroyed or callback is None:
                 return
             call_user(callback, {
-                'chid': <ChannelRecord>channel_user if channel_user != NULL else None,
+                'chid': <ChannelRecord>hook.record if hook != NULL else None,
                 'type': dbr_member(args.type),
                 'count': args.count,
                 'addr': <size_t>args.addr if args.addr != NULL else None,
@@ -585,6 +613,7 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     channel.channel_name = name
     channel.context = context
     channel.connection_callback = callback if callable(callback) else None
+    channel.hook.python_callback = channel.hook.handler_installed = callable(callback)
     context.channels.add(channel)
 
     cdef const char *c_name = encoded
@@ -592,9 +621,10 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     if channel.connection_callback is not None:
         handler = on_connection
     cdef cadef.chid chid = NULL
+    cdef void *user = <void *>channel.hook
     cdef int status
     with nogil:
-        status = cadef.ca_create_channel(c_name, handler, <void *>channel, channel_priority, &chid)
+        status = cadef.ca_create_channel(c_name, handler, user, channel_priority, &chid)
     if status != caerr.ECA_NORMAL:
         channel.forget()
         return eca_member(status), None
@@ -628,9 +658,14 @@ cdef object replace_channel_handler(object chid, ChannelHandler which, object ca
     cdef bint installed = callable(callback)
     if which == CONNECTION_HANDLER:
         channel.connection_callback = callback if installed else None
+        channel.hook.python_callback = installed
     else:
         channel.access_rights_callback = callback if installed else None
-    cdef cadef.caCh *connection_handler = on_connection if installed else <cadef.caCh *>NULL
+    # the connection trampoline stays while caffi watches the channel (a MonitorGroup member)
+    cdef bint trampoline = installed or channel.hook.watches != NULL
+    if which == CONNECTION_HANDLER:
+        channel.hook.handler_installed = trampoline
+    cdef cadef.caCh *connection_handler = on_connection if trampoline else <cadef.caCh *>NULL
     cdef cadef.caArh *access_rights_handler = on_access_rights if installed else <cadef.caArh *>NULL
     cdef int status
     try:
@@ -642,6 +677,38 @@ cdef object replace_channel_handler(object chid, ChannelHandler which, object ca
     finally:
         channel.release()
     return eca_member(status)
+
+
+cdef int watch_connection(ChannelRecord channel, ConnectionWatch *watch) except? -1:
+    cdef ChannelHook *hook = channel.hook
+    cdef cadef.chid c = channel.chid
+    cdef int status = caerr.ECA_NORMAL
+    with nogil:
+        epicsMutexLock(watch_lock)
+        watch.next = hook.watches
+        hook.watches = watch
+        epicsMutexUnlock(watch_lock)
+        if not hook.handler_installed:
+            # libca then no longer counts this channel's connection in pend_io
+            status = cadef.ca_change_connection_event(c, on_connection)
+    if status == caerr.ECA_NORMAL:
+        hook.handler_installed = True
+    else:
+        unwatch_connection(channel, watch)
+    return status
+
+
+cdef void unwatch_connection(ChannelRecord channel, ConnectionWatch *watch) noexcept:
+    cdef ChannelHook *hook = channel.hook
+    cdef ConnectionWatch **link
+    with nogil:
+        epicsMutexLock(watch_lock)
+        link = &hook.watches
+        while link[0] != NULL and link[0] != watch:
+            link = &link[0].next
+        if link[0] == watch:
+            link[0] = watch.next
+        epicsMutexUnlock(watch_lock)
 
 
 def change_connection_event(chid, callback=None):

@@ -26,8 +26,8 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
 from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
                               monotonic_clock, wall_clock)
-from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, acquired, native_of, subscribe,
-                        call_reporting)
+from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWatch, acquired,
+                        native_of, subscribe, call_reporting, watch_connection, unwatch_connection)
 from caffi._dbr cimport dbr_member, eca_member
 
 import threading
@@ -596,6 +596,7 @@ cdef enum:
 
 
 cdef struct GroupMember:
+    ConnectionWatch watch            # first: the channel's connection changes come through it
     GroupRing *ring
     int index                        # position in the group's chids
     bint active                      # False once removed: a late callback stores nothing
@@ -648,6 +649,35 @@ cdef Py_ssize_t group_make_room(GroupRing *ring, GroupMember *arriving) noexcept
     return 0
 
 
+cdef void on_member_connection(ConnectionWatch *watch, bint connected) noexcept nogil:
+    """A member's channel connected or disconnected: a row of its own in the stream, in order
+    with the updates (libca resubscribes by itself after a reconnect)."""
+    cdef GroupMember *member = <GroupMember *>watch
+    cdef GroupRing *ring = member.ring
+    cdef Py_ssize_t slot
+    cdef RingStore *store
+    epicsMutexLock(ring.lock)
+    if ring.closed or not member.active:
+        epicsMutexUnlock(ring.lock)
+        return
+    if ring.filled == ring.depth and group_make_room(ring, member) < 0:
+        epicsMutexUnlock(ring.lock)
+        return
+    store = ring.store
+    slot = (ring.oldest + ring.filled) % ring.depth
+    memset(store.values + slot * ring.slots.row_bytes, 0, ring.slots.row_bytes)
+    store.stamps[slot] = wall_clock()
+    store.status[slot] = 0
+    store.severity[slot] = 0
+    store.counts[slot] = 0
+    store.index[slot] = member.index
+    store.events[slot] = ROW_CONNECTED if connected else ROW_DISCONNECTED
+    ring.filled += 1
+    if ring.filled == 1:
+        group_signal(ring)
+    epicsMutexUnlock(ring.lock)
+
+
 cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
     cdef GroupMember *member = <GroupMember *>args.usr
     cdef GroupRing *ring = member.ring
@@ -692,8 +722,10 @@ DISCONNECTED = ROW_DISCONNECTED
 
 cdef class GroupSubscription(SubscriptionRecord):
     """One member's subscription: what its channel's record lists, so that clearing the
-    channel ends it. The member's C state outlives it until the group goes."""
+    channel ends it. It keeps its group (and so the member's C state, which libca's callback
+    is given) alive while subscribed."""
     cdef GroupMember *member
+    cdef MonitorGroup group
 
 
 cdef unsigned long connected_count(object chid):
@@ -849,11 +881,17 @@ cdef class MonitorGroup:
                                  f"group's width {width}: pass count={width} to keep the first "
                                  f"{width}")
             subscription.member = self.new_member()
-            status = subscribe(subscription, channel, self.request, requested, self.event_mask,
-                               on_group_update, <void *>subscription.member)
+            subscription.member.watch.changed = on_member_connection
+            subscription.group = self
+            status = watch_connection(channel, &subscription.member.watch)
+            if status == caerr.ECA_NORMAL:
+                status = subscribe(subscription, channel, self.request, requested,
+                                   self.event_mask, on_group_update, <void *>subscription.member)
+                if status != caerr.ECA_NORMAL:
+                    unwatch_connection(channel, &subscription.member.watch)
             if status != caerr.ECA_NORMAL:
                 self.deactivate(subscription.member)
-                raise ValueError(f'ca_create_subscription failed for {channel.channel_name!r}: '
+                raise ValueError(f'subscribing {channel.channel_name!r} failed: '
                                  f'{eca_member(status)!r} ({message(status)})')
         finally:
             channel.release()
@@ -912,10 +950,17 @@ cdef class MonitorGroup:
         index is not reused, and chids[index] becomes None."""
         self.check_made()
         cdef GroupSubscription subscription = self.member_at(which)
+        self.end_member(subscription)
+        self.members[subscription.member.index] = None
+
+    cdef void end_member(self, GroupSubscription subscription):
+        """No more rows from this member: unwatched, unsubscribed (its C state stays with the
+        group: rows of it may still wait in the ring)."""
         self.deactivate(subscription.member)
+        unwatch_connection(subscription.channel, &subscription.member.watch)
         if subscription.active:
             clear_subscription(subscription)
-        self.members[subscription.member.index] = None
+        subscription.group = None
 
     @property
     def chids(self):
@@ -1117,8 +1162,8 @@ cdef class MonitorGroup:
             group_signal(self.ring)              # readable from now on: waiters wake up
             epicsMutexUnlock(self.ring.lock)
         for subscription in self.members:
-            if subscription is not None and (<GroupSubscription>subscription).active:
-                clear_subscription(subscription)
+            if subscription is not None:
+                self.end_member(subscription)
         if self.notifier is not None:
             self.stop_notifier.set()
             if self.notifier is not threading.current_thread():
