@@ -321,3 +321,51 @@ def test_closed_group_is_freed(chans):
     del group
     gc.collect()
     assert len(batch.index) >= 1                            # a batch outlives its group
+
+
+def test_connection_changes_appear_in_the_stream_in_order(chans, groups, restartable_ioc):
+    """Members' disconnection and reconnection are rows of their own, between the updates
+    before and after; updates resume after the restart without the user doing anything."""
+    members = [chans['calong'], chans['catest']]
+    put_wait(chans['calong'], 4)
+    group = open_group(groups, members, DBR.TIME_DOUBLE)
+    settle(group)
+    before = drain_all(group)
+    assert {i for i, _, _, e in before if e == UPDATE} == {0, 1}
+    restartable_ioc.stop()
+    assert wait_for(lambda: group.pending >= 2, 30.0)
+    down = drain_all(group)
+    assert sorted((i, e) for i, _, _, e in down) == [(0, DISCONNECTED), (1, DISCONNECTED)]
+    assert all(count == 0 for _, _, count, _ in down)
+    restartable_ioc.start()
+    # each member: CONNECTED, then its value of the fresh IOC (0), then the new puts
+    assert wait_for(lambda: group.stats()['updates'] >= 4, 60.0)
+    put_wait(chans['calong'], 1)
+    put_wait(chans['calong'], 2)
+    settle(group)
+    rows = drain_all(group)
+    for member in (0, 1):
+        mine = [(float(v[0]), e) for i, v, _, e in rows if i == member]
+        assert mine[0] == (0.0, CONNECTED), mine
+        assert mine[1] == (0.0, UPDATE), mine
+    assert [float(v[0]) for i, v, _, e in rows if i == 0][2:] == [1.0, 2.0]
+
+
+def test_group_watch_and_user_connection_callback_coexist(chans, groups):
+    """The group's watch and the user's connection callback coexist: replacing or removing the
+    user's callback leaves the group's rows alone."""
+    seen = []
+    status, chid = ca.create_channel('calong', lambda args: seen.append(args['op']))
+    assert wait_for(lambda: ca.state(chid) == ca.ChannelState.CONN)
+    try:
+        group = open_group(groups, [chid], DBR.TIME_DOUBLE)
+        settle(group)
+        group.drain()
+        assert ca.change_connection_event(chid, None) == ca.ECA.NORMAL
+        put_wait(chid, 77)
+        settle(group)
+        assert [float(v) for v in group.drain().values] == [77.0]
+        assert seen == [ca.CA_OP.CONN_UP]
+    finally:
+        ca.clear_channel(chid)
+    assert group.stats(0)['updates'] == 2
