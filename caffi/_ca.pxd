@@ -94,5 +94,8 @@ cdef void call_reporting(object callback, object argument) noexcept
 # The §10.3 dict of an update, as the trampolines build it (caffi._testing uses it offline).
 cdef dict event_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy)
 
+# Bumped in a child process at every fork(): records made before it belong to the parent.
+cdef int fork_generation() noexcept nogil
+
 # libca's caPrintfFunc (§14), for caffi._testing to drive with a real va_list.
 cdef int on_printf(const char *pformat, cadef.va_list args) noexcept nogil

@@ -29,6 +29,7 @@ from caffi._dbr cimport (DBRBuffer, DBRValue, PutPayload, dbr_member, dbf_member
                          op_member, channel_state_member, format_buffer, request_size, prepare_put)
 
 import atexit
+import os
 import threading
 from operator import index as _index
 
@@ -54,11 +55,14 @@ cdef extern from *:
     static __thread int caffi_callback_depth = 0;
     static volatile int caffi_shutting_down = 0;
     static int caffi_in_flight_count = 0;
+    static int caffi_fork_generation = 0;
     #define caffi_atomic_add(delta) __atomic_add_fetch(&caffi_in_flight_count, (delta), __ATOMIC_SEQ_CST)
     """
     int caffi_thread_has_state
     int caffi_callback_depth           # > 0 while this thread runs a user callback
     int caffi_shutting_down            # set at interpreter exit: deliveries are dropped
+    int caffi_in_flight_count
+    int caffi_fork_generation          # how many fork()s this process is from its first one
 
 
 # Idents of the libca threads that keep a thread state: Python lists them among its threads
@@ -1266,3 +1270,59 @@ def _shut_down():
     _contexts.clear()
 
 atexit.register(_shut_down)
+
+
+# ---------------------------------------------------------------------------------------------
+# fork(): libca does not survive it. The child has only the thread that forked: a context's
+# threads are gone, and a lock one of them held stays locked, so any libca call on an inherited
+# context, channel or subscription could hang. In the child every inherited handle is therefore
+# made stale at once, without calling libca: calls on inherited chids and evids answer as for
+# cleared ones (§12: BADCHID), attach_context() of an inherited context NOCACTX, the forking
+# thread is detached from its context, and buffered monitors refuse to work (they would take
+# locks of the parent's libca threads). The child can create a context of its own and use it
+# as any process would.
+
+cdef int fork_generation() noexcept nogil:
+    return caffi_fork_generation
+
+
+cdef void abandon_channel(ChannelRecord channel) noexcept:
+    """The child's view of an inherited channel: stale, touching neither libca nor a lock."""
+    channel.closed = True
+    channel.chid = NULL
+    channel.users = 0
+    for subscription in channel.subscriptions:
+        (<SubscriptionRecord>subscription).active = False
+        (<SubscriptionRecord>subscription).evid = NULL
+    channel.subscriptions.clear()
+    channel.pending.clear()
+    channel.abandoned_reads.clear()       # the buffers' memory is the child's own copy: freed
+    channel.connection_callback = None
+    channel.access_rights_callback = None
+    channel.hook.watches = NULL
+    channel.hook.python_callback = False
+
+
+def _after_fork_in_child():
+    global caffi_fork_generation, caffi_in_flight_count, caffi_callback_depth, watch_lock
+    caffi_fork_generation += 1
+    caffi_in_flight_count = 0              # deliveries under way belonged to the parent's threads
+    caffi_callback_depth = 0
+    _libca_thread_idents.clear()
+    # a libca thread may have held it at fork(): the child starts with a lock of its own
+    watch_lock = epicsMutexOsiCreate(b'caffi/_ca.pyx', 0)
+    for record in list(_contexts.values()):
+        context = <ContextRecord>record
+        for channel in list(context.channels):
+            abandon_channel(<ChannelRecord>channel)
+        context.channels.clear()
+        context.pending_reads.clear()
+        context.group_reads.clear()
+        context.destroyed = True
+        context.exception_callback = None
+        context.printf_callback = None
+    _contexts.clear()
+    cadef.ca_detach_context()              # only the thread's own pointer: no lock, no libca I/O
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

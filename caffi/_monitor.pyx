@@ -27,7 +27,8 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
 from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
                               monotonic_clock, wall_clock)
 from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWatch, acquired,
-                        native_of, subscribe, call_reporting, watch_connection, unwatch_connection)
+                        native_of, subscribe, call_reporting, watch_connection, unwatch_connection,
+                        fork_generation)
 from caffi._dbr cimport dbr_member, eca_member
 
 import threading
@@ -244,6 +245,18 @@ cdef tuple MONITOR_DTYPES = ('S%d' % dba.MAX_STRING_SIZE, 'int16', 'float32', 'u
                              'int32', 'float64')
 
 
+cdef inline bint inherited(int generation) noexcept nogil:
+    """Made before a fork() of this process: its subscriptions and locks are the parent's."""
+    return generation != fork_generation()
+
+
+cdef int refuse_inherited(str kind, int generation) except -1:
+    if inherited(generation):
+        raise RuntimeError(f'this {kind} was inherited across fork(): its subscriptions live in '
+                           f'the parent process; make a new one in a context of this process')
+    return 0
+
+
 cdef inline bint monitor_type(long request):
     """A Monitor keeps plain and TIME_ requests: the value, or it with alarm fields and stamp."""
     return (dba.DBR_STRING <= request <= dba.DBR_DOUBLE
@@ -298,11 +311,13 @@ cdef class Monitor(SubscriptionRecord):
     cdef readonly object request_type
     cdef object notifier
     cdef object stop_notifier
+    cdef int generation              # fork_generation() when made
 
     def __cinit__(self, *args, **kwargs):
         self.ring = <MonitorRing *>calloc(1, sizeof(MonitorRing))
         if self.ring == NULL:
             raise MemoryError()
+        self.generation = fork_generation()
 
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
@@ -347,11 +362,12 @@ cdef class Monitor(SubscriptionRecord):
             self.start_notifier(notify, notify_interval)
 
     def __dealloc__(self):
-        # libca no longer calls back: the subscription was cleared, or never made
+        # libca no longer calls back: the subscription was cleared, or never made (in a forked
+        # child the lock and event may be held by a thread that is gone: they are left alone)
         if self.ring != NULL:
-            if self.ring.lock != NULL:
+            if self.ring.lock != NULL and not inherited(self.generation):
                 epicsMutexDestroy(self.ring.lock)
-            if self.ring.ready != NULL:
+            if self.ring.ready != NULL and not inherited(self.generation):
                 epicsEventDestroy(self.ring.ready)
             free(self.ring.store)
             free(self.ring)
@@ -488,6 +504,7 @@ cdef class Monitor(SubscriptionRecord):
                      empty(0, numpy.uint32))
 
     cdef int check_made(self) except -1:
+        refuse_inherited('Monitor', self.generation)
         # Monitor.__new__ without __init__ has no lock or store to work with
         if self.ring.lock == NULL or self.ring.ready == NULL or self.ring.store == NULL:
             raise ValueError('the Monitor was not made by Monitor(chid, ...)')
@@ -538,6 +555,9 @@ cdef class Monitor(SubscriptionRecord):
 
     def close(self):
         """Stop the subscription; what is still in the ring can be drained. Idempotent."""
+        if inherited(self.generation):
+            self.active = False              # the parent's subscription: nothing to stop here
+            return
         self.check_made()
         with nogil:
             epicsMutexLock(self.ring.lock)
@@ -769,12 +789,14 @@ cdef class MonitorGroup:
     cdef object context              # the context every member belongs to
     cdef object notifier
     cdef object stop_notifier
+    cdef int generation              # fork_generation() when made
 
     def __cinit__(self, *args, **kwargs):
         self.ring = <GroupRing *>calloc(1, sizeof(GroupRing))
         if self.ring == NULL:
             raise MemoryError()
         self.ring.fd = -1
+        self.generation = fork_generation()
         self.members = []
 
     def __init__(self, chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
@@ -828,7 +850,7 @@ cdef class MonitorGroup:
         cdef Py_ssize_t i
         if self.ring == NULL:
             return
-        if self.ring.lock != NULL:
+        if self.ring.lock != NULL and not inherited(self.generation):   # see Monitor.__dealloc__
             epicsMutexDestroy(self.ring.lock)
         if self.ring.fd >= 0:
             close_fd(self.ring.fd)
@@ -845,6 +867,7 @@ cdef class MonitorGroup:
                 f'{", closed" if self.ring.closed else ""}>')
 
     cdef int check_made(self) except -1:
+        refuse_inherited('MonitorGroup', self.generation)
         # MonitorGroup.__new__ without __init__ has no lock, store or descriptor
         if self.ring.lock == NULL or self.ring.store == NULL or self.ring.fd < 0:
             raise ValueError('the MonitorGroup was not made by MonitorGroup(chids, ...)')
@@ -1155,6 +1178,9 @@ cdef class MonitorGroup:
 
     def close(self):
         """Unsubscribe every member; what is still in the ring can be drained. Idempotent."""
+        if inherited(self.generation):
+            self.ring.closed = True          # the parent's subscriptions: nothing to stop here
+            return
         self.check_made()
         with nogil:
             epicsMutexLock(self.ring.lock)
