@@ -11,8 +11,8 @@ from ._dbr import (CA_K as _CA_K, CA_OP as _CA_OP, CA_PRIORITY as _CA_PRIORITY, 
 # Header constants that no enum carries, re-exported as they are.
 from ._dbr import (TYPENOTCONN, DBF_NO_ACCESS, CA_M_MSG_NO, CA_M_SEVERITY, CA_M_LEVEL,
                    CA_M_SUCCESS, CA_M_ERROR, CA_M_SEVERE, CA_V_MSG_NO, CA_V_SEVERITY,
-                   CA_V_SUCCESS, POSIX_TIME_AT_EPICS_EPOCH)
-from ._dbr import dbr_size_n
+                   CA_V_SUCCESS, POSIX_TIME_AT_EPICS_EPOCH)  # noqa: F401
+from ._dbr import dbr_size_n  # noqa: F401 (re-exported)
 
 # Every value below is the C header's (through the enums of caffi._dbr, whose members are the
 # cimported header constants); none is written here.
