@@ -26,8 +26,7 @@ DEMO_DB = '''record(waveform, "%s") {
 
 
 def cmd_get(args, out):
-    session = Session(args.timeout)
-    try:
+    with Session(args.timeout) as session:
         chids, missing = session.connect_some(args.pv)
         results = session.read(chids, args.type, use_numpy=args.numpy) if chids else {}
         failed = bool(missing)
@@ -40,18 +39,14 @@ def cmd_get(args, out):
             print(f'{name} {format_result(result["value"], summarize=False)}', file=out)
             for line in metadata_lines(result['value']):
                 print(line, file=out)
-        if missing:
-            raise CliError(not_found_message(missing, args.timeout))
+        session.raise_if_missing(missing)
         return EXIT_FAILURE if failed else EXIT_OK
-    finally:
-        session.close()
 
 
 def cmd_put(args, out):
-    ca_session = Session(args.timeout)
     name = args.pv
-    try:
-        chid = ca_session.connect([name])[name]
+    with Session(args.timeout) as session:
+        chid = session.connect([name])[name]
         native = ca.field_type(chid)
         count = ca.element_count(chid)
         chtype = args.type
@@ -65,13 +60,13 @@ def cmd_put(args, out):
         base, kind = write_rule(chtype if chtype is not None else DBR(int(native)))
         states = ()
         if base == 'ENUM':
-            ctrl = ca_session.read({name: chid}, ca.DBR.CTRL_ENUM)[name]['value']
+            ctrl = session.read({name: chid}, ca.DBR.CTRL_ENUM)[name]['value']
             states = tuple(s for s in ctrl['strs']) if isinstance(ctrl, dict) else ()
         value = convert_values(name, args.value, base, kind, count, states)
 
         readable = ca.read_access(chid)
         if readable:
-            old = ca_session.read({name: chid}, count=0 if count > 1 else None)[name]
+            old = session.read({name: chid}, count=0 if count > 1 else None)[name]
             print(f'Old : {name} {format_old_new(old)}', file=out)
 
         done = threading.Event()
@@ -100,8 +95,8 @@ def cmd_put(args, out):
         if readable:
             # Requests on one channel are answered in order: this read follows the write, and a
             # rejected write has been reported to the exception handler before its reply.
-            new = ca_session.read({name: chid}, count=0 if count > 1 else None)[name]
-        rejected = [r for r in ca_session.exceptions_for(chid) if r['op'] == ca.CA_OP.PUT
+            new = session.read({name: chid}, count=0 if count > 1 else None)[name]
+        rejected = [r for r in session.exceptions_for(chid) if r['op'] == ca.CA_OP.PUT
                     or r['stat'] == ca.ECA.PUTFAIL]
         if rejected:
             stat = rejected[0]['stat']
@@ -112,13 +107,10 @@ def cmd_put(args, out):
         else:
             print(f'{name}: written{" (completed)" if args.wait else ""}', file=out)
         return EXIT_OK
-    finally:
-        ca_session.close()
 
 
 def cmd_info(args, out):
-    session = Session(args.timeout)
-    try:
+    with Session(args.timeout) as session:
         chids, missing = session.connect_some(args.pv)
         for name, chid in chids.items():
             native = ca.field_type(chid)
@@ -145,16 +137,12 @@ def cmd_info(args, out):
                     lines.append(f'    severity: {format_scalar(ctrl["value"]["severity"])}')
                     lines.extend(metadata_lines(ctrl['value']))
             print('\n'.join(lines), file=out)
-        if missing:
-            raise CliError(not_found_message(missing, args.timeout))
+        session.raise_if_missing(missing)
         return EXIT_OK
-    finally:
-        session.close()
 
 
 def cmd_monitor(args, out):
-    session = Session(args.timeout)
-    try:
+    with Session(args.timeout) as session:
         chids, missing = session.connect_some(args.pv)
         if missing:
             print(f'caffi: {not_found_message(missing, args.timeout)}', file=sys.stderr)
@@ -236,8 +224,6 @@ def cmd_monitor(args, out):
         for evid in evids.values():
             ca.clear_subscription(evid)
         return EXIT_FAILURE if missing else EXIT_OK
-    finally:
-        session.close()
 
 
 def cmd_demo(args, out):

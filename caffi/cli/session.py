@@ -21,6 +21,12 @@ class Session(object):
         ca.add_exception_event(self._on_exception)
         self.chids = []
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def _on_exception(self, report):
         with self._lock:
             self.exceptions.append(report)
@@ -32,9 +38,13 @@ class Session(object):
     def connect(self, names):
         """Channels by name, connected within the timeout; raises CliError naming any missing."""
         chids, missing = self.connect_some(names)
+        self.raise_if_missing(missing)
+        return chids
+
+    def raise_if_missing(self, missing):
+        """A CliError naming the channels of *missing* (names) that did not connect, if any."""
         if missing:
             raise CliError(not_found_message(missing, self.timeout))
-        return chids
 
     def connect_some(self, names):
         """(connected chids by name, names that did not connect within the timeout)."""
