@@ -12,7 +12,7 @@ def dbr_type(text):
     ('DOUBLE', 'DBR_DOUBLE', 'time_double'), or its number."""
     name = text.strip().upper()
     if name.startswith('DBR_'):
-        name = name[4:]
+        name = name[len('DBR_'):]
     member = None
     if name.lstrip('-').isdigit():
         try:

@@ -6,7 +6,7 @@ import threading
 import time
 
 from .. import ca
-from .._dbr import WRITE_KINDS
+from .._dbr import WRITE_KINDS, dbr_size_n
 from .._version import __version__
 from ..dbr import DBR
 from ..stats import stats
@@ -235,7 +235,7 @@ def cmd_demo(args, out):
           f'127.0.0.1) with {DEMO_PV}, a {n:,}-element DOUBLE waveform ...', file=out)
     out.flush()
     try:
-        ioc = EmbeddedIoc(DEMO_DB % (DEMO_PV, n), max_array_bytes=max(100000000, 8 * n + 4096))
+        ioc = EmbeddedIoc(DEMO_DB % (DEMO_PV, n), max_array_bytes=max(100000000, dbr_size_n(DBR.DOUBLE, n) + 4096))
         ioc.start()
     except EmbeddedIocError as exc:
         raise CliError(f'demo: {exc}')
