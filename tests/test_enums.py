@@ -3,6 +3,7 @@
 No IOC needed.
 """
 
+import ast
 import enum
 import os
 import re
@@ -543,3 +544,27 @@ def test_put_rules():
     assert dict(caffi._dbr.INTEGER_RANGES) == {
         DBF.SHORT: (-2 ** 15, 2 ** 15 - 1), DBF.LONG: (-2 ** 31, 2 ** 31 - 1),
         DBF.ENUM: (0, 2 ** 16 - 1), DBF.CHAR: (0, 2 ** 8 - 1)}
+
+
+# stubtest checks the Final values of caffi/macros.pyi but not enum member values: the members
+# written in caffi/_dbr.pyi are compared with the runtime here (names, order and values).
+
+def _stub_enum_members():
+    path = os.path.join(os.path.dirname(caffi._dbr.__file__), '_dbr.pyi')
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    members = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in ENUM_CLASSES:
+            members[node.name] = [(item.targets[0].id, ast.literal_eval(item.value))
+                                  for item in node.body if isinstance(item, ast.Assign)]
+    return members
+
+
+def test_stub_enum_members_are_the_runtime():
+    stub = _stub_enum_members()
+    assert set(stub) == set(ENUM_CLASSES)
+    for cls_name, members in stub.items():
+        runtime = [(name, member.value)
+                   for name, member in ENUM_CLASSES[cls_name].__members__.items()]
+        assert members == runtime, cls_name
