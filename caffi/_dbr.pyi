@@ -1,7 +1,7 @@
 # Type stubs for the compiled module caffi._dbr: the enumerations (API.md §4), DBRValue (§6.4),
 # format_dbr (§9.5), message and dbr_size_n. caffi.constants and caffi.dbr re-export from here.
 import enum
-from typing import Any, Optional, SupportsIndex, Tuple, Union
+from typing import Any, Mapping, Optional, SupportsIndex, Tuple, Union
 
 from typing_extensions import Buffer, TypeAlias
 
@@ -230,6 +230,26 @@ class DBR(enum.IntEnum):
     def isTIME(self) -> bool: ...
     def isGR(self) -> bool: ...
     def isCTRL(self) -> bool: ...
+
+
+# Header constants that no enum carries (re-exported by caffi.macros).
+TYPENOTCONN: int
+DBF_NO_ACCESS: int
+CA_M_MSG_NO: int
+CA_M_SEVERITY: int
+CA_M_LEVEL: int
+CA_M_SUCCESS: int
+CA_M_ERROR: int
+CA_M_SEVERE: int
+CA_V_MSG_NO: int
+CA_V_SEVERITY: int
+CA_V_SUCCESS: int
+POSIX_TIME_AT_EPICS_EPOCH: int
+
+# The put rules (API.md §8): writable request type -> element kind, and the integer ranges.
+WRITE_KINDS: Mapping[DBR, DBF]
+WRITABLE_TYPES: Tuple[DBR, ...]
+INTEGER_RANGES: Mapping[DBF, Tuple[int, int]]
 
 
 def message(status: int) -> str: ...

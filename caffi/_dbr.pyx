@@ -12,6 +12,7 @@ from libc.string cimport memcpy
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
 from libc.float cimport FLT_MAX
+from libc.stdint cimport INT16_MIN, INT16_MAX, INT32_MIN, INT32_MAX, UINT8_MAX, UINT16_MAX
 from libc.math cimport INFINITY
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_FillInfo,
                              PyObject_CheckBuffer, PyBUF_SIMPLE, PyBUF_FORMAT, PyBUF_ND,
@@ -22,6 +23,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_AsUTF8String
 
+cimport alarm
 cimport cadef
 cimport caerr
 cimport db_access as dba
@@ -29,6 +31,7 @@ cimport db_access as dba
 import array as _array_module
 import collections.abc as _abc
 import numbers as _numbers
+from types import MappingProxyType as _MappingProxyType
 from decimal import Decimal as _Decimal
 from fractions import Fraction as _Fraction
 from operator import index as _index
@@ -37,16 +40,34 @@ include "_enums.pxi"
 
 
 # ---------------------------------------------------------------------------------------------
+# Header constants that no enum carries, for caffi.macros (which re-exports them) and caffi.cli.
+
+TYPENOTCONN = dba.TYPENOTCONN
+DBF_NO_ACCESS = dba.DBF_NO_ACCESS
+CA_M_MSG_NO = caerr.CA_M_MSG_NO
+CA_M_SEVERITY = caerr.CA_M_SEVERITY
+CA_M_LEVEL = caerr.CA_M_LEVEL
+CA_M_SUCCESS = caerr.CA_M_SUCCESS
+CA_M_ERROR = caerr.CA_M_ERROR
+CA_M_SEVERE = caerr.CA_M_SEVERE
+CA_V_MSG_NO = caerr.CA_V_MSG_NO
+CA_V_SEVERITY = caerr.CA_V_SEVERITY
+CA_V_SUCCESS = caerr.CA_V_SUCCESS
+# POSIX seconds at the EPICS epoch (epicsTime.h): DBR_TIME_* stamps count from there.
+POSIX_TIME_AT_EPICS_EPOCH = dba.POSIX_TIME_AT_EPICS_EPOCH
+
+
+# ---------------------------------------------------------------------------------------------
 # C numbers -> enum members. Tuples indexed by value replace IntEnum's own lookup (a dict plus
 # exception handling) on the hot path; numbers outside the enum come back as plain ints (§10).
 
-cdef tuple _DBR_BY_VALUE = tuple(DBR(v) for v in range(-1, 39))          # index value + 1
-cdef tuple _DBF_BY_VALUE = tuple(DBF(v) for v in range(-1, 7))           # index value + 1
+cdef tuple _DBR_BY_VALUE = tuple(DBR(v) for v in range(dba.TYPENOTCONN, dba.LAST_BUFFER_TYPE + 1))
+cdef tuple _DBF_BY_VALUE = tuple(DBF(v) for v in range(dba.TYPENOTCONN, dba.LAST_TYPE + 1))
 cdef tuple _CA_OP_BY_VALUE = tuple(CA_OP)
 cdef tuple _CHANNEL_STATE_BY_VALUE = tuple(ChannelState)
 cdef tuple _SEVERITY_BY_VALUE = tuple(AlarmSeverity)
 cdef tuple _CONDITION_BY_VALUE = tuple(AlarmCondition)
-cdef tuple _ECA_BY_VALUE = tuple(ECA._value2member_map_.get(v) for v in range(512))
+cdef tuple _ECA_BY_VALUE = tuple(ECA._value2member_map_.get(v) for v in range(max(ECA) + 1))
 
 
 cdef inline object _member_of(tuple table, long value, long first):
@@ -59,11 +80,11 @@ cdef inline object _member_of(tuple table, long value, long first):
 
 
 cdef object dbr_member(long value):
-    return _member_of(_DBR_BY_VALUE, value, -1)
+    return _member_of(_DBR_BY_VALUE, value, dba.TYPENOTCONN)
 
 
 cdef object dbf_member(long value):
-    return _member_of(_DBF_BY_VALUE, value, -1)
+    return _member_of(_DBF_BY_VALUE, value, dba.TYPENOTCONN)
 
 
 cdef object eca_member(long value):
@@ -88,11 +109,18 @@ def message(status):
 
 
 # ---------------------------------------------------------------------------------------------
-# The layout table: for each request type 0..38, what the buffer holds and where.
+# The layout table: for each request type 0..LAST_BUFFER_TYPE, what the buffer holds and where.
 
-cdef enum ElementKind:
-    # The DBF base types, in DBF order, so that `request type % 7` is the kind for types 0..34.
-    KIND_STRING, KIND_SHORT, KIND_FLOAT, KIND_ENUM, KIND_CHAR, KIND_LONG, KIND_DOUBLE
+cdef enum:
+    # The element kinds: the DBF base types, so that `request type % BASE_TYPE_COUNT` is the
+    # kind for the plain, STS, TIME, GR and CTRL types.
+    KIND_STRING = dba.DBF_STRING
+    KIND_SHORT = dba.DBF_SHORT
+    KIND_FLOAT = dba.DBF_FLOAT
+    KIND_ENUM = dba.DBF_ENUM
+    KIND_CHAR = dba.DBF_CHAR
+    KIND_LONG = dba.DBF_LONG
+    KIND_DOUBLE = dba.DBF_DOUBLE
 
 cdef enum Shape:
     SHAPE_PLAIN          # the value alone
@@ -113,17 +141,39 @@ cdef struct RequestLayout:
     int limit_count
     Py_ssize_t precision_offset       # -1: the type carries no precision
 
-cdef RequestLayout LAYOUT[39]
-cdef Py_ssize_t ELEMENT_SIZE[7]
-ELEMENT_SIZE[:] = [dba.MAX_STRING_SIZE, 2, 4, 2, 1, 4, 8]
+cdef RequestLayout LAYOUT[dba.LAST_BUFFER_TYPE + 1]
+cdef Py_ssize_t ELEMENT_SIZE[BASE_TYPE_COUNT]
+ELEMENT_SIZE[KIND_STRING] = sizeof(dba.dbr_string_t)
+ELEMENT_SIZE[KIND_SHORT] = sizeof(dba.dbr_short_t)
+ELEMENT_SIZE[KIND_FLOAT] = sizeof(dba.dbr_float_t)
+ELEMENT_SIZE[KIND_ENUM] = sizeof(dba.dbr_enum_t)
+ELEMENT_SIZE[KIND_CHAR] = sizeof(dba.dbr_char_t)
+ELEMENT_SIZE[KIND_LONG] = sizeof(dba.dbr_long_t)
+ELEMENT_SIZE[KIND_DOUBLE] = sizeof(dba.dbr_double_t)
 
-# In memory the limits follow the header's order (…, lower_warning, lower_alarm, upper_ctrl,
-# lower_ctrl); the dicts list lower_alarm before lower_warning, as caffi did.
+# The limits of GR_ types, then the two CTRL_ types add. The dicts list lower_alarm before
+# lower_warning, as caffi did; the place of each limit in memory (in elements after
+# upper_disp_limit) comes from the header's structure, the same for every numeric type.
 cdef tuple LIMIT_KEYS = ('upper_disp_limit', 'lower_disp_limit', 'upper_alarm_limit',
                          'upper_warning_limit', 'lower_alarm_limit', 'lower_warning_limit')
-cdef int LIMIT_MEMORY_INDEX[6]
-LIMIT_MEMORY_INDEX[:] = [0, 1, 2, 3, 5, 4]
 cdef tuple CTRL_LIMIT_KEYS = ('upper_ctrl_limit', 'lower_ctrl_limit')
+cdef enum:
+    GR_LIMIT_COUNT = 6
+    CTRL_LIMIT_COUNT = GR_LIMIT_COUNT + 2
+cdef int LIMIT_MEMORY_INDEX[CTRL_LIMIT_COUNT]
+
+
+cdef void _find_limits():
+    cdef int i
+    cdef dba.dbr_ctrl_double c
+    cdef const dba.dbr_double_t *fields[CTRL_LIMIT_COUNT]
+    fields[:] = [&c.upper_disp_limit, &c.lower_disp_limit, &c.upper_alarm_limit,
+                 &c.upper_warning_limit, &c.lower_alarm_limit, &c.lower_warning_limit,
+                 &c.upper_ctrl_limit, &c.lower_ctrl_limit]
+    for i in range(CTRL_LIMIT_COUNT):
+        LIMIT_MEMORY_INDEX[i] = fields[i] - &c.upper_disp_limit
+
+_find_limits()
 
 
 cdef inline Py_ssize_t _offset(const void *base, const void *field):
@@ -135,7 +185,7 @@ cdef void _set_limits(int dbrtype, const void *base, const void *units, const vo
     LAYOUT[dbrtype].shape = SHAPE_LIMITS
     LAYOUT[dbrtype].units_offset = _offset(base, units)
     LAYOUT[dbrtype].limits_offset = _offset(base, limits)
-    LAYOUT[dbrtype].limit_count = 8 if dbrtype >= dba.DBR_CTRL_STRING else 6
+    LAYOUT[dbrtype].limit_count = CTRL_LIMIT_COUNT if dbrtype >= dba.DBR_CTRL_STRING else GR_LIMIT_COUNT
     LAYOUT[dbrtype].precision_offset = _offset(base, precision) if precision != NULL else -1
 
 
@@ -151,9 +201,16 @@ cdef void _build_layouts():
     cdef dba.dbr_ctrl_char ctrl_char
     cdef dba.dbr_ctrl_long ctrl_long
     cdef dba.dbr_ctrl_double ctrl_double
-    for t in range(39):
-        LAYOUT[t].shape = (SHAPE_PLAIN, SHAPE_STS, SHAPE_TIME, SHAPE_STS, SHAPE_STS)[t // 7] if t < 35 else SHAPE_WRITE_ONLY
-        LAYOUT[t].element = t % 7
+    for t in range(dba.LAST_BUFFER_TYPE + 1):
+        if t < dba.DBR_STS_STRING:
+            LAYOUT[t].shape = SHAPE_PLAIN
+        elif t < dba.DBR_TIME_STRING or dba.DBR_GR_STRING <= t <= dba.DBR_CTRL_DOUBLE:
+            LAYOUT[t].shape = SHAPE_STS
+        elif t < dba.DBR_GR_STRING:
+            LAYOUT[t].shape = SHAPE_TIME
+        else:
+            LAYOUT[t].shape = SHAPE_WRITE_ONLY
+        LAYOUT[t].element = t % BASE_TYPE_COUNT
         LAYOUT[t].value_offset = dba.dbr_value_offset[t]
         LAYOUT[t].precision_offset = -1
     # GR/CTRL of STRING keep the STS shape (the server answers with dbr_sts_string);
@@ -181,7 +238,7 @@ _build_layouts()
 cdef Py_ssize_t request_size(long dbrtype, long count) except -1:
     """Bytes of a request buffer, as the C macro dbr_size_n() computes them."""
     if not 0 <= dbrtype <= dba.LAST_BUFFER_TYPE:
-        raise IndexError(f'request type {dbrtype} is not in 0..38')
+        raise IndexError(f'request type {dbrtype} is not in 0..{dba.LAST_BUFFER_TYPE}')
     if count <= 0:
         return dba.dbr_size[dbrtype]
     return dba.dbr_size[dbrtype] + (count - 1) * <Py_ssize_t>dba.dbr_value_size[dbrtype]
@@ -292,12 +349,9 @@ cdef object format_value(int kind, const char *p, long count, bint use_numpy):
 # Whole DBR buffers -> the §9 results.
 
 cdef dict stamp_dict(const dba.epicsTimeStamp *stamp):
-    cdef long long seconds = <long long>stamp.secPastEpoch + POSIX_TIME_AT_EPICS_EPOCH
+    cdef long long seconds = <long long>stamp.secPastEpoch + <long long>dba.POSIX_TIME_AT_EPICS_EPOCH
     return {'seconds': seconds, 'nanoseconds': stamp.nsec,
             'timestamp': seconds + stamp.nsec / 1e9}
-
-
-cdef long long POSIX_TIME_AT_EPICS_EPOCH = 631152000
 
 
 cdef object format_buffer(long dbrtype, long count, const void *data, bint use_numpy):
@@ -333,13 +387,12 @@ cdef object format_buffer(long dbrtype, long count, const void *data, bint use_n
     elif shape == SHAPE_LIMITS:
         result['units'] = decode_text(base + layout.units_offset, dba.MAX_UNITS_SIZE)
         step = ELEMENT_SIZE[kind]
-        for i in range(6):
+        for i in range(GR_LIMIT_COUNT):
             result[LIMIT_KEYS[i]] = element_object(kind, base + layout.limits_offset + LIMIT_MEMORY_INDEX[i] * step)
         if layout.precision_offset >= 0:
             result['precision'] = (<const dba.dbr_short_t *>(base + layout.precision_offset))[0]
-        if layout.limit_count == 8:
-            for i in range(2):
-                result[CTRL_LIMIT_KEYS[i]] = element_object(kind, base + layout.limits_offset + (6 + i) * step)
+        for i in range(GR_LIMIT_COUNT, layout.limit_count):
+            result[CTRL_LIMIT_KEYS[i - GR_LIMIT_COUNT]] = element_object(kind, base + layout.limits_offset + LIMIT_MEMORY_INDEX[i] * step)
     elif shape == SHAPE_ENUM_LABELS:
         labels = <const dba.dbr_gr_enum *>data
         no_str = labels.no_str
@@ -425,10 +478,20 @@ cdef enum:
 # struct-module format characters of the element kinds, to recognise buffers libca can take as
 # they are. int32 is 'i' on every platform caffi builds for; 'l' also matches when long is 4 bytes.
 cdef tuple BUFFER_FORMATS = (None, ('h',), ('f',), ('H',), ('B',), ('i', 'l') if sizeof(long) == 4 else ('i',), ('d',))
-cdef long long INTEGER_MIN[7]
-cdef long long INTEGER_MAX[7]
-INTEGER_MIN[:] = [0, -32768, 0, 0, 0, -2147483648, 0]
-INTEGER_MAX[:] = [0, 32767, 0, 65535, 255, 2147483647, 0]
+
+# What each integer element kind accepts (API.md §8): the range of its C type.
+INTEGER_RANGES = _MappingProxyType({DBF.SHORT: (INT16_MIN, INT16_MAX), DBF.ENUM: (0, UINT16_MAX),
+                                    DBF.CHAR: (0, UINT8_MAX), DBF.LONG: (INT32_MIN, INT32_MAX)})
+cdef long long INTEGER_MIN[BASE_TYPE_COUNT]
+cdef long long INTEGER_MAX[BASE_TYPE_COUNT]
+
+
+cdef void _fill_integer_ranges():
+    for kind, (low, high) in INTEGER_RANGES.items():
+        INTEGER_MIN[kind] = low
+        INTEGER_MAX[kind] = high
+
+_fill_integer_ranges()
 
 
 cdef class PutPayload:
@@ -450,6 +513,12 @@ cdef inline int write_kind(long dbrtype):
     if dbrtype == dba.DBR_PUT_ACKT or dbrtype == dba.DBR_PUT_ACKS:
         return KIND_ENUM            # both are unsigned 16-bit
     return -1
+
+
+# The writable request types (write_kind() for Python): request type -> the DBF element kind.
+WRITE_KINDS = _MappingProxyType({DBR(t): DBF(write_kind(t))
+                                 for t in range(dba.LAST_BUFFER_TYPE + 1) if write_kind(t) >= 0})
+WRITABLE_TYPES = tuple(WRITE_KINDS)
 
 
 cdef inline bint is_text(object value):

@@ -5,222 +5,218 @@ also available as an attribute of :mod:`caffi.ca`. Names starting with ``_``
 are private.
 """
 
-from ._dbr import dbr_size_n
+from ._dbr import (CA_K as _CA_K, CA_OP as _CA_OP, CA_PRIORITY as _CA_PRIORITY, DBE as _DBE,
+                   DBF as _DBF, DBR as _DBR, ECA as _ECA, AlarmCondition as _AlarmCondition,
+                   AlarmSeverity as _AlarmSeverity, ChannelState as _ChannelState)
+# Header constants that no enum carries, re-exported as they are.
+from ._dbr import (TYPENOTCONN, DBF_NO_ACCESS, CA_M_MSG_NO, CA_M_SEVERITY, CA_M_LEVEL,
+                   CA_M_SUCCESS, CA_M_ERROR, CA_M_SEVERE, CA_V_MSG_NO, CA_V_SEVERITY,
+                   CA_V_SUCCESS, POSIX_TIME_AT_EPICS_EPOCH)  # noqa: F401
+from ._dbr import dbr_size_n  # noqa: F401 (re-exported)
+
+# Every value below is the C header's (through the enums of caffi._dbr, whose members are the
+# cimported header constants); none is written here.
 
 # ---------------------------------------------------------------------------
 # Channel states (cadef.h: enum channel_state)
-cs_never_conn = 0
-cs_prev_conn = 1
-cs_conn = 2
-cs_closed = 3
-cs_never_search = 4
+cs_never_conn = int(_ChannelState.NEVER_CONN)
+cs_prev_conn = int(_ChannelState.PREV_CONN)
+cs_conn = int(_ChannelState.CONN)
+cs_closed = int(_ChannelState.CLOSED)
+cs_never_search = int(_ChannelState.NEVER_SEARCH)
 
 # ---------------------------------------------------------------------------
 # Exception handler operations (cadef.h)
-CA_OP_GET = 0
-CA_OP_PUT = 1
-CA_OP_CREATE_CHANNEL = 2
-CA_OP_ADD_EVENT = 3
-CA_OP_CLEAR_EVENT = 4
-CA_OP_OTHER = 5
-CA_OP_CONN_UP = 6
-CA_OP_CONN_DOWN = 7
+CA_OP_GET = int(_CA_OP.GET)
+CA_OP_PUT = int(_CA_OP.PUT)
+CA_OP_CREATE_CHANNEL = int(_CA_OP.CREATE_CHANNEL)
+CA_OP_ADD_EVENT = int(_CA_OP.ADD_EVENT)
+CA_OP_CLEAR_EVENT = int(_CA_OP.CLEAR_EVENT)
+CA_OP_OTHER = int(_CA_OP.OTHER)
+CA_OP_CONN_UP = int(_CA_OP.CONN_UP)
+CA_OP_CONN_DOWN = int(_CA_OP.CONN_DOWN)
 
 # ---------------------------------------------------------------------------
 # Channel priorities (cadef.h)
-CA_PRIORITY_MAX = 99
-CA_PRIORITY_MIN = 0
+CA_PRIORITY_MAX = int(_CA_PRIORITY.MAX)
+CA_PRIORITY_MIN = int(_CA_PRIORITY.MIN)
 CA_PRIORITY_DEFAULT = CA_PRIORITY_MIN
-CA_PRIORITY_DB_LINKS = 80
-CA_PRIORITY_ARCHIVE = 20
-CA_PRIORITY_OPI = 0
+CA_PRIORITY_DB_LINKS = int(_CA_PRIORITY.DB_LINKS)
+CA_PRIORITY_ARCHIVE = int(_CA_PRIORITY.ARCHIVE)
+CA_PRIORITY_OPI = int(_CA_PRIORITY.OPI)
 
 # ---------------------------------------------------------------------------
 # Subscription event masks (caeventmask.h)
-DBE_VALUE = 1
-DBE_ARCHIVE = 2
+DBE_VALUE = int(_DBE.VALUE)
+DBE_ARCHIVE = int(_DBE.ARCHIVE)
 DBE_LOG = DBE_ARCHIVE
-DBE_ALARM = 4
-DBE_PROPERTY = 8
+DBE_ALARM = int(_DBE.ALARM)
+DBE_PROPERTY = int(_DBE.PROPERTY)
 
 # ---------------------------------------------------------------------------
-# Native field types (db_access.h)
-TYPENOTCONN = -1
-DBF_STRING = 0
-DBF_INT = 1
-DBF_SHORT = 1
-DBF_FLOAT = 2
-DBF_ENUM = 3
-DBF_CHAR = 4
-DBF_LONG = 5
-DBF_DOUBLE = 6
-DBF_NO_ACCESS = 7
+# Native field types (db_access.h; TYPENOTCONN and DBF_NO_ACCESS are imported above)
+DBF_STRING = int(_DBF.STRING)
+DBF_INT = int(_DBF.INT)
+DBF_SHORT = int(_DBF.SHORT)
+DBF_FLOAT = int(_DBF.FLOAT)
+DBF_ENUM = int(_DBF.ENUM)
+DBF_CHAR = int(_DBF.CHAR)
+DBF_LONG = int(_DBF.LONG)
+DBF_DOUBLE = int(_DBF.DOUBLE)
 LAST_TYPE = DBF_DOUBLE
 
 # ---------------------------------------------------------------------------
 # Request types (db_access.h)
-DBR_STRING = 0
-DBR_INT = 1
-DBR_SHORT = 1
-DBR_FLOAT = 2
-DBR_ENUM = 3
-DBR_CHAR = 4
-DBR_LONG = 5
-DBR_DOUBLE = 6
-DBR_STS_STRING = 7
-DBR_STS_SHORT = 8
-DBR_STS_INT = 8
-DBR_STS_FLOAT = 9
-DBR_STS_ENUM = 10
-DBR_STS_CHAR = 11
-DBR_STS_LONG = 12
-DBR_STS_DOUBLE = 13
-DBR_TIME_STRING = 14
-DBR_TIME_INT = 15
-DBR_TIME_SHORT = 15
-DBR_TIME_FLOAT = 16
-DBR_TIME_ENUM = 17
-DBR_TIME_CHAR = 18
-DBR_TIME_LONG = 19
-DBR_TIME_DOUBLE = 20
-DBR_GR_STRING = 21
-DBR_GR_SHORT = 22
-DBR_GR_INT = 22
-DBR_GR_FLOAT = 23
-DBR_GR_ENUM = 24
-DBR_GR_CHAR = 25
-DBR_GR_LONG = 26
-DBR_GR_DOUBLE = 27
-DBR_CTRL_STRING = 28
-DBR_CTRL_SHORT = 29
-DBR_CTRL_INT = 29
-DBR_CTRL_FLOAT = 30
-DBR_CTRL_ENUM = 31
-DBR_CTRL_CHAR = 32
-DBR_CTRL_LONG = 33
-DBR_CTRL_DOUBLE = 34
-DBR_PUT_ACKT = 35
-DBR_PUT_ACKS = 36
-DBR_STSACK_STRING = 37
-DBR_CLASS_NAME = 38
+DBR_STRING = int(_DBR.STRING)
+DBR_INT = int(_DBR.INT)
+DBR_SHORT = int(_DBR.SHORT)
+DBR_FLOAT = int(_DBR.FLOAT)
+DBR_ENUM = int(_DBR.ENUM)
+DBR_CHAR = int(_DBR.CHAR)
+DBR_LONG = int(_DBR.LONG)
+DBR_DOUBLE = int(_DBR.DOUBLE)
+DBR_STS_STRING = int(_DBR.STS_STRING)
+DBR_STS_SHORT = int(_DBR.STS_SHORT)
+DBR_STS_INT = int(_DBR.STS_INT)
+DBR_STS_FLOAT = int(_DBR.STS_FLOAT)
+DBR_STS_ENUM = int(_DBR.STS_ENUM)
+DBR_STS_CHAR = int(_DBR.STS_CHAR)
+DBR_STS_LONG = int(_DBR.STS_LONG)
+DBR_STS_DOUBLE = int(_DBR.STS_DOUBLE)
+DBR_TIME_STRING = int(_DBR.TIME_STRING)
+DBR_TIME_INT = int(_DBR.TIME_INT)
+DBR_TIME_SHORT = int(_DBR.TIME_SHORT)
+DBR_TIME_FLOAT = int(_DBR.TIME_FLOAT)
+DBR_TIME_ENUM = int(_DBR.TIME_ENUM)
+DBR_TIME_CHAR = int(_DBR.TIME_CHAR)
+DBR_TIME_LONG = int(_DBR.TIME_LONG)
+DBR_TIME_DOUBLE = int(_DBR.TIME_DOUBLE)
+DBR_GR_STRING = int(_DBR.GR_STRING)
+DBR_GR_SHORT = int(_DBR.GR_SHORT)
+DBR_GR_INT = int(_DBR.GR_INT)
+DBR_GR_FLOAT = int(_DBR.GR_FLOAT)
+DBR_GR_ENUM = int(_DBR.GR_ENUM)
+DBR_GR_CHAR = int(_DBR.GR_CHAR)
+DBR_GR_LONG = int(_DBR.GR_LONG)
+DBR_GR_DOUBLE = int(_DBR.GR_DOUBLE)
+DBR_CTRL_STRING = int(_DBR.CTRL_STRING)
+DBR_CTRL_SHORT = int(_DBR.CTRL_SHORT)
+DBR_CTRL_INT = int(_DBR.CTRL_INT)
+DBR_CTRL_FLOAT = int(_DBR.CTRL_FLOAT)
+DBR_CTRL_ENUM = int(_DBR.CTRL_ENUM)
+DBR_CTRL_CHAR = int(_DBR.CTRL_CHAR)
+DBR_CTRL_LONG = int(_DBR.CTRL_LONG)
+DBR_CTRL_DOUBLE = int(_DBR.CTRL_DOUBLE)
+DBR_PUT_ACKT = int(_DBR.PUT_ACKT)
+DBR_PUT_ACKS = int(_DBR.PUT_ACKS)
+DBR_STSACK_STRING = int(_DBR.STSACK_STRING)
+DBR_CLASS_NAME = int(_DBR.CLASS_NAME)
 LAST_BUFFER_TYPE = DBR_CLASS_NAME
 
 # ---------------------------------------------------------------------------
-# Status code severities and masks (caerr.h)
-CA_K_INFO = 3
-CA_K_ERROR = 2
-CA_K_SUCCESS = 1
-CA_K_WARNING = 0
-CA_K_SEVERE = 4
-CA_K_FATAL = CA_K_ERROR | CA_K_SEVERE
+# Status code severities (caerr.h; the masks and shifts CA_M_*, CA_V_* are imported above)
+CA_K_INFO = int(_CA_K.INFO)
+CA_K_ERROR = int(_CA_K.ERROR)
+CA_K_SUCCESS = int(_CA_K.SUCCESS)
+CA_K_WARNING = int(_CA_K.WARNING)
+CA_K_SEVERE = int(_CA_K.SEVERE)
+CA_K_FATAL = int(_CA_K.FATAL)
 
-CA_M_MSG_NO = 0x0000FFF8
-CA_M_SEVERITY = 0x00000007
-CA_M_LEVEL = 0x00000003
-CA_M_SUCCESS = 0x00000001
-CA_M_ERROR = 0x00000002
-CA_M_SEVERE = 0x00000004
 
-CA_V_MSG_NO = 0x03
-CA_V_SEVERITY = 0x00
-CA_V_SUCCESS = 0x00
 
 # ---------------------------------------------------------------------------
 # Status codes (caerr.h): (message number << 3) | severity
-ECA_NORMAL = 1
-ECA_MAXIOC = 10
-ECA_UKNHOST = 18
-ECA_UKNSERV = 26
-ECA_SOCK = 34
-ECA_CONN = 40
-ECA_ALLOCMEM = 48
-ECA_UKNCHAN = 56
-ECA_UKNFIELD = 64
-ECA_TOLARGE = 72
-ECA_TIMEOUT = 80
-ECA_NOSUPPORT = 88
-ECA_STRTOBIG = 96
-ECA_DISCONNCHID = 106
-ECA_BADTYPE = 114
-ECA_CHIDNOTFOUND = 123
-ECA_CHIDRETRY = 131
-ECA_INTERNAL = 142
-ECA_DBLCLFAIL = 144
-ECA_GETFAIL = 152
-ECA_PUTFAIL = 160
-ECA_ADDFAIL = 168
-ECA_BADCOUNT = 176
-ECA_BADSTR = 186
-ECA_DISCONN = 192
-ECA_DBLCHNL = 200
-ECA_EVDISALLOW = 210
-ECA_BUILDGET = 216
-ECA_NEEDSFP = 224
-ECA_OVEVFAIL = 232
-ECA_BADMONID = 242
-ECA_NEWADDR = 248
-ECA_NEWCONN = 259
-ECA_NOCACTX = 264
-ECA_DEFUNCT = 278
-ECA_EMPTYSTR = 280
-ECA_NOREPEATER = 288
-ECA_NOCHANMSG = 296
-ECA_DLCKREST = 304
-ECA_SERVBEHIND = 312
-ECA_NOCAST = 320
-ECA_BADMASK = 330
-ECA_IODONE = 339
-ECA_IOINPROGRESS = 347
-ECA_BADSYNCGRP = 354
-ECA_PUTCBINPROG = 362
-ECA_NORDACCESS = 368
-ECA_NOWTACCESS = 376
-ECA_ANACHRONISM = 386
-ECA_NOSEARCHADDR = 392
-ECA_NOCONVERT = 400
-ECA_BADCHID = 410
-ECA_BADFUNCPTR = 418
-ECA_ISATTACHED = 424
-ECA_UNAVAILINSERV = 432
-ECA_CHANDESTROY = 440
-ECA_BADPRIORITY = 450
-ECA_NOTTHREADED = 458
-ECA_16KARRAYCLIENT = 464
-ECA_CONNSEQTMO = 472
-ECA_UNRESPTMO = 480
-
-# ---------------------------------------------------------------------------
-# Time stamps (epicsTime.h)
-POSIX_TIME_AT_EPICS_EPOCH = 631152000
+ECA_NORMAL = int(_ECA.NORMAL)
+ECA_MAXIOC = int(_ECA.MAXIOC)
+ECA_UKNHOST = int(_ECA.UKNHOST)
+ECA_UKNSERV = int(_ECA.UKNSERV)
+ECA_SOCK = int(_ECA.SOCK)
+ECA_CONN = int(_ECA.CONN)
+ECA_ALLOCMEM = int(_ECA.ALLOCMEM)
+ECA_UKNCHAN = int(_ECA.UKNCHAN)
+ECA_UKNFIELD = int(_ECA.UKNFIELD)
+ECA_TOLARGE = int(_ECA.TOLARGE)
+ECA_TIMEOUT = int(_ECA.TIMEOUT)
+ECA_NOSUPPORT = int(_ECA.NOSUPPORT)
+ECA_STRTOBIG = int(_ECA.STRTOBIG)
+ECA_DISCONNCHID = int(_ECA.DISCONNCHID)
+ECA_BADTYPE = int(_ECA.BADTYPE)
+ECA_CHIDNOTFOUND = int(_ECA.CHIDNOTFOUND)
+ECA_CHIDRETRY = int(_ECA.CHIDRETRY)
+ECA_INTERNAL = int(_ECA.INTERNAL)
+ECA_DBLCLFAIL = int(_ECA.DBLCLFAIL)
+ECA_GETFAIL = int(_ECA.GETFAIL)
+ECA_PUTFAIL = int(_ECA.PUTFAIL)
+ECA_ADDFAIL = int(_ECA.ADDFAIL)
+ECA_BADCOUNT = int(_ECA.BADCOUNT)
+ECA_BADSTR = int(_ECA.BADSTR)
+ECA_DISCONN = int(_ECA.DISCONN)
+ECA_DBLCHNL = int(_ECA.DBLCHNL)
+ECA_EVDISALLOW = int(_ECA.EVDISALLOW)
+ECA_BUILDGET = int(_ECA.BUILDGET)
+ECA_NEEDSFP = int(_ECA.NEEDSFP)
+ECA_OVEVFAIL = int(_ECA.OVEVFAIL)
+ECA_BADMONID = int(_ECA.BADMONID)
+ECA_NEWADDR = int(_ECA.NEWADDR)
+ECA_NEWCONN = int(_ECA.NEWCONN)
+ECA_NOCACTX = int(_ECA.NOCACTX)
+ECA_DEFUNCT = int(_ECA.DEFUNCT)
+ECA_EMPTYSTR = int(_ECA.EMPTYSTR)
+ECA_NOREPEATER = int(_ECA.NOREPEATER)
+ECA_NOCHANMSG = int(_ECA.NOCHANMSG)
+ECA_DLCKREST = int(_ECA.DLCKREST)
+ECA_SERVBEHIND = int(_ECA.SERVBEHIND)
+ECA_NOCAST = int(_ECA.NOCAST)
+ECA_BADMASK = int(_ECA.BADMASK)
+ECA_IODONE = int(_ECA.IODONE)
+ECA_IOINPROGRESS = int(_ECA.IOINPROGRESS)
+ECA_BADSYNCGRP = int(_ECA.BADSYNCGRP)
+ECA_PUTCBINPROG = int(_ECA.PUTCBINPROG)
+ECA_NORDACCESS = int(_ECA.NORDACCESS)
+ECA_NOWTACCESS = int(_ECA.NOWTACCESS)
+ECA_ANACHRONISM = int(_ECA.ANACHRONISM)
+ECA_NOSEARCHADDR = int(_ECA.NOSEARCHADDR)
+ECA_NOCONVERT = int(_ECA.NOCONVERT)
+ECA_BADCHID = int(_ECA.BADCHID)
+ECA_BADFUNCPTR = int(_ECA.BADFUNCPTR)
+ECA_ISATTACHED = int(_ECA.ISATTACHED)
+ECA_UNAVAILINSERV = int(_ECA.UNAVAILINSERV)
+ECA_CHANDESTROY = int(_ECA.CHANDESTROY)
+ECA_BADPRIORITY = int(_ECA.BADPRIORITY)
+ECA_NOTTHREADED = int(_ECA.NOTTHREADED)
+ECA_16KARRAYCLIENT = int(_ECA.ARRAY16KCLIENT)
+ECA_CONNSEQTMO = int(_ECA.CONNSEQTMO)
+ECA_UNRESPTMO = int(_ECA.UNRESPTMO)
 
 # ---------------------------------------------------------------------------
 # Alarm severities and conditions (alarm.h)
-NO_ALARM = 0
-MINOR_ALARM = 1
-MAJOR_ALARM = 2
-INVALID_ALARM = 3
+NO_ALARM = int(_AlarmSeverity.No)
+MINOR_ALARM = int(_AlarmSeverity.Minor)
+MAJOR_ALARM = int(_AlarmSeverity.Major)
+INVALID_ALARM = int(_AlarmSeverity.Invalid)
 
-READ_ALARM = 1
-WRITE_ALARM = 2
-HIHI_ALARM = 3
-HIGH_ALARM = 4
-LOLO_ALARM = 5
-LOW_ALARM = 6
-STATE_ALARM = 7
-COS_ALARM = 8
-COMM_ALARM = 9
-TIMEOUT_ALARM = 10
-HW_LIMIT_ALARM = 11
-CALC_ALARM = 12
-SCAN_ALARM = 13
-LINK_ALARM = 14
-SOFT_ALARM = 15
-BAD_SUB_ALARM = 16
-UDF_ALARM = 17
-DISABLE_ALARM = 18
-SIMM_ALARM = 19
-READ_ACCESS_ALARM = 20
-WRITE_ACCESS_ALARM = 21
+READ_ALARM = int(_AlarmCondition.Read)
+WRITE_ALARM = int(_AlarmCondition.Write)
+HIHI_ALARM = int(_AlarmCondition.HiHi)
+HIGH_ALARM = int(_AlarmCondition.High)
+LOLO_ALARM = int(_AlarmCondition.LoLo)
+LOW_ALARM = int(_AlarmCondition.Low)
+STATE_ALARM = int(_AlarmCondition.State)
+COS_ALARM = int(_AlarmCondition.Cos)
+COMM_ALARM = int(_AlarmCondition.Comm)
+TIMEOUT_ALARM = int(_AlarmCondition.Timeout)
+HW_LIMIT_ALARM = int(_AlarmCondition.HwLimit)
+CALC_ALARM = int(_AlarmCondition.Calc)
+SCAN_ALARM = int(_AlarmCondition.Scan)
+LINK_ALARM = int(_AlarmCondition.Link)
+SOFT_ALARM = int(_AlarmCondition.Soft)
+BAD_SUB_ALARM = int(_AlarmCondition.BadSub)
+UDF_ALARM = int(_AlarmCondition.UDF)
+DISABLE_ALARM = int(_AlarmCondition.Disable)
+SIMM_ALARM = int(_AlarmCondition.Simm)
+READ_ACCESS_ALARM = int(_AlarmCondition.ReadAccess)
+WRITE_ACCESS_ALARM = int(_AlarmCondition.WriteAccess)
+
 
 # ---------------------------------------------------------------------------
 # Name tables (the single source for the text helpers below)

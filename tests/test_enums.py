@@ -3,11 +3,17 @@
 No IOC needed.
 """
 
+import ast
 import enum
+import os
+import re
 
 import pytest
+from epicscorelibs.path import include_path
 
 import caffi
+import caffi._dbr
+import caffi.macros
 import caffi.ca
 import caffi.constants
 import caffi.dbr
@@ -406,3 +412,159 @@ def test_enum_singletons_in_package(name):
 def test_eca_identity_chain():
     assert caffi.ca.ECA is caffi.constants.ECA is caffi.ECA
     assert caffi.ca.DBR is caffi.dbr.DBR is caffi.DBR
+
+
+# ---------------------------------------------------------------------------
+# The same numbers, read from the C headers shipped in epicscorelibs (not through caffi's
+# declarations): the #define lines and the enum bodies of the headers libca is built from.
+
+HEADERS = ('caerr.h', 'cadef.h', 'db_access.h', 'alarm.h', 'caeventmask.h', 'epicsTime.h')
+
+
+def _header_expressions(text):
+    """name -> C expression of the object-like #defines and the enum constants of a header."""
+    text = re.sub(r'/\*.*?\*/', ' ', text, flags=re.S)
+    text = re.sub(r'//[^\n]*', '', text)
+    expressions = {}
+    for name, expression in re.findall(r'^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+(.+)$', text, re.M):
+        expressions[name] = expression.strip()
+    for body in re.findall(r'\benum\b[^{};]*\{([^{}]*)\}', text):
+        previous = None
+        for item in body.split(','):
+            name, _, expression = item.partition('=')
+            name = name.strip()
+            if not re.fullmatch(r'\w+', name):
+                continue
+            expressions[name] = (expression.strip() if expression.strip()
+                                 else '0' if previous is None else f'({previous}) + 1')
+            previous = name
+    return expressions
+
+
+def _header_values():
+    expressions = {}
+    for header in HEADERS:
+        with open(os.path.join(include_path, header)) as f:
+            expressions.update(_header_expressions(f.read()))
+    values = {}
+
+    def defmsg(severity, number):           # caerr.h: DEFMSG(SEVERITY, NUMBER)
+        return (((number << values['CA_V_MSG_NO']) & values['CA_M_MSG_NO'])
+                | ((severity << values['CA_V_SEVERITY']) & values['CA_M_SEVERITY']))
+
+    # Resolve until nothing more can be: an expression is evaluated once the names it uses are.
+    progress = True
+    while progress:
+        progress = False
+        for name, expression in expressions.items():
+            if name in values:
+                continue
+            expression = re.sub(r'\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]+\b', r'\1', expression)
+            try:
+                value = eval(expression, {'__builtins__': {}, 'DEFMSG': defmsg}, dict(values))
+            except Exception:
+                continue
+            if isinstance(value, int):
+                values[name] = value
+                progress = True
+    return values
+
+
+@pytest.fixture(scope='module')
+def header():
+    return _header_values()
+
+
+def test_header_parsed(header):
+    assert len([n for n in header if n.startswith('ECA_')]) == len(ECA_TABLE)
+    assert len([n for n in header if n.startswith('DBR_')]) == 44
+
+
+# enum class -> function of a member name giving its C name (None: no C constant)
+HEADER_NAMES = {
+    'ChannelState': lambda n: None if n == 'NEVER_SEARCH' else 'cs_' + n.lower(),
+    'CA_OP': lambda n: 'CA_OP_' + n,
+    'CA_PRIORITY': lambda n: 'CA_PRIORITY_' + n,
+    'CA_K': lambda n: 'CA_K_' + n,
+    'ECA': lambda n: {'CHIDNOTFOUND': 'ECA_CHIDNOTFND',
+                      'ARRAY16KCLIENT': 'ECA_16KARRAYCLIENT'}.get(n, 'ECA_' + n),
+    'DBE': lambda n: 'DBE_' + n,
+    'AlarmSeverity': lambda n: 'epicsSev' + ('None' if n == 'No' else n),
+    'AlarmCondition': lambda n: 'epicsAlarm' + ('None' if n == 'No' else n),
+    'DBF': lambda n: 'TYPENOTCONN' if n == 'INVALID' else 'DBF_' + n,
+    'DBR': lambda n: 'TYPENOTCONN' if n == 'INVALID' else 'DBR_' + n,
+}
+
+
+@pytest.mark.parametrize('cls_name', sorted(HEADER_NAMES))
+def test_enum_values_are_the_headers(header, cls_name):
+    cls = ENUM_CLASSES[cls_name]
+    for name, member in cls.__members__.items():
+        c_name = HEADER_NAMES[cls_name](name)
+        if c_name is None:
+            continue
+        assert member.value == header[c_name], (cls_name, name, c_name)
+
+
+def test_never_search_is_caffis_own(header):
+    assert 'cs_never_search' not in header
+    assert ChannelState.NEVER_SEARCH == header['cs_closed'] + 1
+
+
+# caffi.macros names spelled differently from the header, and the one the header lacks
+MACRO_SPELLING = {'ECA_CHIDNOTFOUND': 'ECA_CHIDNOTFND'}
+MACROS_NOT_IN_HEADERS = {'cs_never_search'}
+
+
+def test_macros_are_the_headers(header):
+    constants = {name: value for name, value in vars(caffi.macros).items()
+                 if not name.startswith('_') and type(value) is int}
+    assert len(constants) >= 180          # every §5.1 constant
+    missing = set()
+    for name, value in constants.items():
+        c_name = MACRO_SPELLING.get(name, name)
+        if c_name not in header:
+            missing.add(name)
+            continue
+        assert value == header[c_name], name
+    assert missing == MACROS_NOT_IN_HEADERS
+
+
+def test_epoch_is_the_headers(header):
+    assert caffi._dbr.POSIX_TIME_AT_EPICS_EPOCH == header['POSIX_TIME_AT_EPICS_EPOCH']
+    assert caffi.macros.POSIX_TIME_AT_EPICS_EPOCH is caffi._dbr.POSIX_TIME_AT_EPICS_EPOCH
+
+
+def test_put_rules():
+    # the writable request types and the element kind each stores (API.md §8)
+    assert dict(caffi._dbr.WRITE_KINDS) == {
+        **{DBR(int(kind)): kind for kind in DBF if kind != DBF.INVALID},
+        DBR.PUT_ACKT: DBF.ENUM, DBR.PUT_ACKS: DBF.ENUM}
+    assert caffi._dbr.WRITABLE_TYPES == tuple(caffi._dbr.WRITE_KINDS)
+    assert dict(caffi._dbr.INTEGER_RANGES) == {
+        DBF.SHORT: (-2 ** 15, 2 ** 15 - 1), DBF.LONG: (-2 ** 31, 2 ** 31 - 1),
+        DBF.ENUM: (0, 2 ** 16 - 1), DBF.CHAR: (0, 2 ** 8 - 1)}
+
+
+# stubtest checks the Final values of caffi/macros.pyi but not enum member values: the members
+# written in caffi/_dbr.pyi are compared with the runtime here (names, order and values).
+
+def _stub_enum_members():
+    path = os.path.join(os.path.dirname(caffi._dbr.__file__), '_dbr.pyi')
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    members = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in ENUM_CLASSES:
+            members[node.name] = [(item.targets[0].id, ast.literal_eval(item.value))
+                                  for item in node.body if isinstance(item, ast.Assign)]
+    return members
+
+
+def test_stub_enum_members_are_the_runtime():
+    stub = _stub_enum_members()
+    assert set(stub) == set(ENUM_CLASSES)
+    for cls_name, members in stub.items():
+        runtime = [(name, member.value)
+                   for name, member in ENUM_CLASSES[cls_name].__members__.items()]
+        assert members == runtime, cls_name
