@@ -65,6 +65,12 @@ cdef class SubscriptionRecord:
     cdef UpdateCounters counters     # updated under the GIL by on_update
 
 
+cdef enum:
+    # what a subscription asks for when given no mask (§6.6): create_subscription, Monitor,
+    # MonitorGroup
+    DEFAULT_EVENT_MASK = cadef.DBE_VALUE | cadef.DBE_ALARM
+
+
 cdef struct Native:
     short field_type                 # -1 while disconnected
     unsigned long element_count      # 0 while disconnected

@@ -36,11 +36,6 @@ from operator import index as _index
 from caffi._dbr import ECA, ChannelState, DBF, CA_PRIORITY, message
 
 
-cdef enum:
-    # what create_subscription() asks for when given no mask (§6.6)
-    DEFAULT_EVENT_MASK = cadef.DBE_VALUE | cadef.DBE_ALARM
-
-
 # ---------------------------------------------------------------------------------------------
 # Entering Python from libca's threads.
 #

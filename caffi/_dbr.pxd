@@ -1,4 +1,11 @@
-# What _ca.pyx uses from the conversion layer, at C speed.
+# What _ca.pyx and _monitor.pyx use from the conversion layer, at C speed.
+
+cimport db_access as dba
+
+cdef enum:
+    # The DBF base types STRING..DOUBLE; every request class (plain, STS, TIME, GR, CTRL) holds
+    # one type per base, in DBF order, so `request type % BASE_TYPE_COUNT` is its base type.
+    BASE_TYPE_COUNT = dba.LAST_TYPE + 1
 
 cdef object dbr_member(long value)
 cdef object eca_member(long value)

@@ -9,9 +9,6 @@ import enum
 cdef enum:
     # caffi's own channel state (caffi 1.0 / pyepics): no C header defines it.
     CS_NEVER_SEARCH = 4
-    # The DBF base types STRING..DOUBLE; every request class (plain, STS, TIME, GR, CTRL) holds
-    # one type per base, in DBF order.
-    BASE_TYPE_COUNT = dba.LAST_TYPE + 1
 
 
 class ChannelState(enum.IntEnum):

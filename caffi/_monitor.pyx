@@ -26,10 +26,11 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
 from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
                               monotonic_clock, wall_clock)
-from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWatch, acquired,
+from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWatch,
+                        DEFAULT_EVENT_MASK, acquired,
                         native_of, subscribe, call_reporting, watch_connection, unwatch_connection,
                         fork_generation)
-from caffi._dbr cimport dbr_member, eca_member
+from caffi._dbr cimport BASE_TYPE_COUNT, dbr_member, eca_member
 
 import threading
 from collections import namedtuple as _namedtuple
@@ -42,13 +43,6 @@ from caffi._dbr import DBR, message
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *s, size_t maxlen)
-
-
-cdef enum:
-    # what a Monitor subscribes to when given no mask: as create_subscription()
-    DEFAULT_EVENT_MASK = cadef.DBE_VALUE | cadef.DBE_ALARM
-    # the DBF base types (STRING..DOUBLE): `request type % BASE_TYPES` is the element's
-    BASE_TYPES = dba.LAST_TYPE + 1
 
 
 Batch = _namedtuple('Batch', 'values timestamps status severity counts')
@@ -240,7 +234,7 @@ cdef class MonitorGroup
 # store's offsets cannot overflow below it
 cdef Py_ssize_t MAX_STORE_BYTES = (<Py_ssize_t>1) << 52
 
-# numpy dtypes of the DBF base types, indexed by `request type % BASE_TYPES`
+# numpy dtypes of the DBF base types, indexed by `request type % BASE_TYPE_COUNT`
 cdef tuple MONITOR_DTYPES = ('S%d' % dba.MAX_STRING_SIZE, 'int16', 'float32', 'uint16', 'uint8',
                              'int32', 'float64')
 
@@ -282,7 +276,7 @@ cdef int set_layout(SlotLayout *layout, long request, Py_ssize_t width, Py_ssize
     """The slot layout of `request` with `width` elements; MemoryError for a ring too large."""
     layout.value_offset = dba.dbr_value_offset[request]
     layout.has_stamp = request >= dba.DBR_TIME_STRING
-    layout.text = request % BASE_TYPES == dba.DBR_STRING
+    layout.text = request % BASE_TYPE_COUNT == dba.DBR_STRING
     layout.element_size = dba.dbr_value_size[request]
     if depth * width * layout.element_size > MAX_STORE_BYTES:
         raise MemoryError(f'a ring of {depth} x {width} elements of {layout.element_size} '
@@ -340,7 +334,7 @@ cdef class Monitor(SubscriptionRecord):
                                  else 'count must be at least 1')
             event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
             self.request_type = dbr_member(request)
-            self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPES])
+            self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPE_COUNT])
             set_layout(&ring.slots, request, width, depth)
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
@@ -825,7 +819,7 @@ cdef class MonitorGroup:
         self.request = request
         self.event_mask = DEFAULT_EVENT_MASK if mask is None else _index(mask)
         self.request_type = dbr_member(request)
-        self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPES])
+        self.dtype = numpy.dtype(MONITOR_DTYPES[request % BASE_TYPE_COUNT])
         set_layout(&ring.slots, request, width, depth)
         ring.depth = depth
         ring.drop_newest = overflow == 'drop_newest'

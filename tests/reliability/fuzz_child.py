@@ -1258,7 +1258,7 @@ class Fuzzer(object):
             self.op_time[op] += dt
             if dt > 0.1:
                 self.slow.append((round(dt, 2), self.last_call))
-                self.slow.sort(reverse=True)
+                self.slow.sort(key=lambda slow: slow[0], reverse=True)   # calls may not compare
                 del self.slow[5:]
 
     def record_failure(self, exc):
