@@ -12,9 +12,9 @@ random sequence of operations runs on it while values are written to its members
 add (a valid chid, a member again, junk, a cleared chid, a count above the width, a fresh
 channel), remove (by index, by chid, junk, twice), drain(max_n) with random max_n, wait with
 short timeouts, select() on fileno() with timeout 0, stats(which), member_stats(), the
-properties, pauses for the notifier thread, clear_channel of a member's chid, close (also
-twice, or through the context manager), and batches held on to across examples and released
-in a random order.
+properties, a thread blocked in wait() without a timeout, pauses for the notifier thread,
+clear_channel of a member's chid, close (also twice, or through the context manager), and
+batches held on to across examples and released in a random order.
 
 Outcomes must be documented: a MonitorGroup, or TypeError / ValueError / OverflowError /
 MemoryError from the constructor and add; KeyError (or those) from remove and stats(which);
@@ -45,6 +45,7 @@ import gc
 import json
 import select
 import sys
+import threading
 import time
 import traceback
 
@@ -99,7 +100,7 @@ max_ns = st.one_of(st.none(), st.integers(-5, 70), st.sampled_from([10 ** 30, -1
 timeouts = st.sampled_from([0, 0.0, 0.001, 0.02, -1.0])
 OPERATIONS = ['write', 'write', 'write', 'add', 'add', 'remove', 'remove', 'drain', 'drain',
               'hold', 'drop', 'wait', 'select', 'stats', 'member_stats', 'properties', 'sleep',
-              'clear_channel', 'close']
+              'clear_channel', 'close', 'waiter']
 
 
 def plain_int(value):
@@ -277,7 +278,7 @@ class Fuzzer:
             self.fail('%s: dtype %s' % (call, group.dtype))
         if form != 'junk' and (group.chids != members or group.size != len(members)):
             self.fail('%s: chids %r, size %d' % (call, group.chids, group.size))
-        state = {'names': list(names), 'fresh': fresh, 'removed': [],
+        state = {'names': list(names), 'fresh': fresh, 'removed': [], 'waiters': [],
                  'notify': notify_kind in ('ok', 'raises')}
         ca.flush_io()
         try:
@@ -302,6 +303,11 @@ class Fuzzer:
         self.after_close(group, state, call, data)
         self.close_fresh(state['fresh'])
 
+    def wait_forever(self, group, where):
+        result = group.wait()
+        if result not in (True, False):
+            self.fail('%s: wait() in a thread returned %r' % (where, result))
+
     def close_fresh(self, fresh):
         for _, chid in fresh:
             ca.clear_channel(chid)          # ECA.BADCHID if already cleared: fine
@@ -311,6 +317,10 @@ class Fuzzer:
             self.fail('%s: not closed after close()' % call)
         with group:                         # the context manager on a closed group: no-op
             pass
+        for waiter in state['waiters']:
+            waiter.join(5.0)
+            if waiter.is_alive():
+                self.fail('%s: a thread in wait() not woken by close()' % call)
         left = group.pending
         if group.wait(0) != bool(left):
             self.fail('%s: wait(0) on a closed group with %d left' % (call, left))
@@ -427,6 +437,11 @@ class Fuzzer:
             group.close()
             if not group.closed:
                 self.fail('%s: closed is False' % where)
+        elif op == 'waiter':
+            # a thread blocked in wait() without a timeout: rows or close() must wake it
+            waiter = threading.Thread(target=self.wait_forever, args=(group, where), daemon=True)
+            waiter.start()
+            state['waiters'].append(waiter)
         elif op == 'reinit':                # --known-bug reinit
             names = data.draw(st.lists(st.sampled_from(NAMES), max_size=3), label='reinit')
             kwargs = {'chtype': data.draw(chtypes, label='reinit chtype'),
