@@ -504,7 +504,7 @@ class Fuzzer:
             if which is None:
                 return
         chids = group.chids
-        if kind == 'chid':
+        if isinstance(which, type(self.stale)):     # a chid (also one removed before, again)
             present = any(c is which for c in chids)
         elif isinstance(which, int):        # True is index 1; a huge one: KeyError or Overflow
             present = 0 <= which < len(chids) and chids[which] is not None
