@@ -1,7 +1,7 @@
 """A MonitorGroup client over many counter records, run as a child process by
 tests/test_monitor_group_scale.py (its environment points libca at that test's own IOC).
 
-    python group_child.py MODE PREFIX N SECONDS
+    python group_child.py MODE PREFIX N SECONDS [UPDATES]
 
 Each record PREFIX0..PREFIX{N-1} is a calc record whose value goes up by one each time it
 processes, so a member's rows must step by exactly 1: a larger step is a missed update, a step
@@ -13,6 +13,9 @@ of 0 or less a duplicate or a reordering. Modes:
   updates after the reconnection are gapless (the records count from 0 again);
 * ``churn``: SECONDS rounds of create / run 0.2 s / close of a group of all N; RSS of the process
   after the first rounds and at the end.
+* ``soak``: one group of all N drained at 20 Hz until it has delivered UPDATES updates (default
+  1,000,000) after a warm-up of WARMUP_UPDATES, or SECONDS have passed; the RSS of the process
+  once warmed up and at the end, with the same gap and order checks as ``stream``.
 
 The result is one JSON line on stdout.
 """
@@ -28,6 +31,7 @@ from caffi.dbr import DBR
 from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, MonitorGroup
 
 CONNECT_TIMEOUT = 30.0
+WARMUP_UPDATES = 200000
 
 
 def connect_all(prefix, n):
@@ -141,6 +145,39 @@ def main():
                       gaps=checker.gaps, backwards=checker.backwards,
                       resumed=int(((checker.rows - before) >= 2).sum()),
                       dropped=stats['dropped'])
+    elif mode == 'soak':
+        target = int(sys.argv[5]) if len(sys.argv) > 5 else 1000000
+        checker = Checker(n)
+        samples = {'start': rss_kb()}
+        with MonitorGroup(chids, DBR.TIME_DOUBLE, depth=1 << 16) as group:
+            ca.flush_io()
+            started = time.monotonic()
+            deadline = started + seconds
+            warm = None                            # (updates, time) at the end of the warm-up
+
+            def done():
+                nonlocal warm
+                updates = group.stats()['updates']
+                if warm is None and updates >= WARMUP_UPDATES:
+                    warm = (updates, time.monotonic())
+                    samples['warm'] = rss_kb()
+                return (warm is not None and updates - warm[0] >= target
+                        or time.monotonic() > deadline)
+
+            consume(group, checker, done)
+            ended = time.monotonic()
+            samples['end'] = rss_kb()
+            stats, members = group.stats(), group.member_stats()
+        measured = stats['updates'] - warm[0] if warm else 0
+        result.update(rss_kb=samples, updates=stats['updates'], measured_updates=measured,
+                      measured_seconds=round(ended - warm[1], 2) if warm else None,
+                      total_seconds=round(ended - started, 2),
+                      rate=round(measured / (ended - warm[1])) if warm else 0,
+                      rows=int(checker.rows.sum()), min_rows=int(checker.rows.min()),
+                      gaps=checker.gaps, backwards=checker.backwards,
+                      events=len(checker.events), dropped=stats['dropped'],
+                      failures=stats['failures'],
+                      member_updates_match=bool((members['updates'] == checker.rows).all()))
     elif mode == 'churn':
         rounds = int(seconds)
         samples = []

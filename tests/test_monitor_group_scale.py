@@ -2,6 +2,9 @@
 10 Hz, watched by a client in a child process (tests/group_child.py) whose libca talks to that
 IOC only. Each record's value goes up by one per processing, so the child can check that every
 update of every member arrived exactly once and in order.
+
+``pytest -m soak``: a group of 5000 members over an IOC of 5000 such records (50,000 updates/s),
+whose RSS must stay flat over 1,000,000 updates after a warm-up, with no gap and no drop.
 """
 import json
 import os
@@ -18,6 +21,10 @@ CHILD = os.path.join(TESTS_DIR, 'group_child.py')
 PREFIX = 'grp:'
 MEMBERS = 1000
 CHILD_TIMEOUT = 240
+SOAK_PREFIX = 'soak:'
+SOAK_MEMBERS = 5000
+SOAK_UPDATES = 1000000
+SOAK_SECONDS = 120                  # at most, warm-up included: 1.2M updates take about 24 s
 
 
 def counter_records(prefix, n, scan='.1 second'):
@@ -34,15 +41,26 @@ def counters_ioc():
     ioc.close()
 
 
-def child(ioc, mode, seconds, **popen):
+@pytest.fixture
+def soak_counters_ioc():
+    """5000 counter records: only for the soak test, so that the default run does not pay for
+    it (function scope: stopped as soon as that test ends)."""
+    ioc = _ioc.SoftIoc(db_text=counter_records(SOAK_PREFIX, SOAK_MEMBERS), lock_port=True,
+                       ready=[_ioc.log_contains('iocRun: All initialization complete')])
+    ioc.start()
+    yield ioc
+    ioc.close()
+
+
+def child(ioc, mode, seconds, prefix=PREFIX, members=MEMBERS, extra=(), **popen):
     env = _ioc.child_environ(ioc.client_env)
-    return subprocess.Popen([sys.executable, CHILD, mode, PREFIX, str(MEMBERS), str(seconds)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=TESTS_DIR, **popen)
+    argv = [sys.executable, CHILD, mode, prefix, str(members), str(seconds)] + list(extra)
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=TESTS_DIR, **popen)
 
 
-def result_of(process, stdin_text=None):
-    out, err = process.communicate(stdin_text, timeout=CHILD_TIMEOUT)
+def result_of(process, stdin_text=None, timeout=CHILD_TIMEOUT):
+    out, err = process.communicate(stdin_text, timeout=timeout)
     assert process.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
 
@@ -80,3 +98,18 @@ def test_repeated_create_and_close_of_1000_member_groups_keeps_rss_flat(counters
     result = result_of(child(counters_ioc, 'churn', 30))
     after_warmup, at_end = result['rss_kb']
     assert at_end - after_warmup < 4096, result        # < 4 MB over 20 more groups of 1000
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(600)
+def test_rss_stays_flat_over_1m_updates_of_5000_members(soak_counters_ioc):
+    process = child(soak_counters_ioc, 'soak', SOAK_SECONDS, prefix=SOAK_PREFIX,
+                    members=SOAK_MEMBERS, extra=[str(SOAK_UPDATES)])
+    result = result_of(process, timeout=SOAK_SECONDS + 180)
+    print('soak:', json.dumps(result))
+    assert result['measured_updates'] >= SOAK_UPDATES, result        # not cut short by time
+    assert result['gaps'] == 0 and result['backwards'] == 0, result
+    assert result['dropped'] == 0 and result['failures'] == 0 and result['events'] == 0, result
+    assert result['rows'] == result['updates'] and result['member_updates_match'], result
+    rss = result['rss_kb']
+    assert rss['end'] - rss['warm'] < 2048, result      # < 2 MB over 1M updates after warm-up
