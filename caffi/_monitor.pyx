@@ -14,6 +14,7 @@ pages libca's callback writes into stay mapped and warm.
 """
 
 from libc.stdlib cimport calloc, malloc, free
+from libc.limits cimport INT_MAX
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBuffer_FillInfo
 from posix.unistd cimport close as close_fd
@@ -251,6 +252,13 @@ cdef int refuse_inherited(str kind, int generation) except -1:
     return 0
 
 
+cdef int check_timeout(object timeout) except -1:
+    """wait()'s timeout: None (for ever) or a number of seconds, not NaN."""
+    if timeout is not None and timeout != timeout:
+        raise ValueError('timeout must be a number of seconds or None, not NaN')
+    return 0
+
+
 cdef inline bint monitor_type(long request):
     """A Monitor keeps plain and TIME_ requests: the value, or it with alarm fields and stamp."""
     return (dba.DBR_STRING <= request <= dba.DBR_DOUBLE
@@ -315,6 +323,9 @@ cdef class Monitor(SubscriptionRecord):
 
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+        if self.ring.lock != NULL:
+            # a second layout under a subscription libca still writes with the first
+            raise TypeError('a Monitor is initialised once: make a new one')
         cdef long request = _index(chtype)
         notify_interval = float(notify_interval)
         check_ring_arguments('Monitor', request, depth, overflow, notify, notify_interval)
@@ -411,6 +422,7 @@ cdef class Monitor(SubscriptionRecord):
 
     def wait(self, timeout=None):
         """Block (without the GIL) until an update is waiting; False on timeout or close."""
+        check_timeout(timeout)
         cdef double remaining = -1.0 if timeout is None else timeout
         cdef double deadline = monotonic_clock() + remaining
         cdef double slice_
@@ -795,6 +807,9 @@ cdef class MonitorGroup:
 
     def __init__(self, chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+        if self.ring.lock != NULL:
+            # a second layout under members libca still writes with the first
+            raise TypeError('a MonitorGroup is initialised once: make a new one')
         cdef long request = _index(chtype)
         notify_interval = float(notify_interval)
         check_ring_arguments('MonitorGroup', request, depth, overflow, notify, notify_interval)
@@ -1018,6 +1033,7 @@ cdef class MonitorGroup:
     def wait(self, timeout=None):
         """Block (without the GIL) until rows wait; False on timeout or when closed."""
         self.check_made()
+        check_timeout(timeout)
         cdef pollfd watched
         watched.fd = self.ring.fd
         watched.events = POLLIN
@@ -1034,7 +1050,8 @@ cdef class MonitorGroup:
                 remaining = deadline - monotonic_clock()
                 if remaining <= 0:
                     return False
-                milliseconds = <int>(remaining * 1000) + 1
+                # poll() takes int milliseconds: a longer wait goes round the loop again
+                milliseconds = <int>min(remaining * 1000 + 1, INT_MAX)
             with nogil:
                 poll(&watched, 1, milliseconds)
 

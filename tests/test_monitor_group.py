@@ -14,7 +14,7 @@ import pytest
 
 import caffi.ca as ca
 from caffi.dbr import DBR
-from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, GroupBatch, MonitorGroup
+from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, GroupBatch, Monitor, MonitorGroup
 
 from ca_client_util import TIMEOUT, connect, own_context, put_wait, wait_for
 
@@ -369,3 +369,27 @@ def test_group_watch_and_user_connection_callback_coexist(chans, groups):
     finally:
         ca.clear_channel(chid)
     assert group.stats(0)['updates'] == 2
+
+
+def test_second_init_and_nan_timeouts_are_refused(chans, groups):
+    """A made group is not re-laid out under its live members, and wait() takes no NaN; the
+    same holds for Monitor (both were found by the group fuzz)."""
+    group = open_group(groups, [chans['catest']], DBR.TIME_DOUBLE)
+    with pytest.raises(TypeError, match='once'):
+        group.__init__([chans['calong']], DBR.DOUBLE, depth=4)
+    with pytest.raises(ValueError, match='NaN'):
+        group.wait(float('nan'))
+    assert group.wait(TIMEOUT) and group.width == 1 and group.depth == 65536
+    monitor = Monitor(chans['calong'], DBR.TIME_LONG)
+    try:
+        with pytest.raises(TypeError, match='once'):
+            monitor.__init__(chans['catest'], DBR.DOUBLE)
+        with pytest.raises(ValueError, match='NaN'):
+            monitor.wait(float('nan'))
+    finally:
+        monitor.close()
+    group.drain()
+    put_wait(chans['catest'], 6.5)
+    started = time.monotonic()
+    assert group.wait(1e300) is True                # a huge timeout waits, it does not overflow
+    assert time.monotonic() - started < 5
