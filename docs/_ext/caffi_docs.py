@@ -167,6 +167,7 @@ def plain_docstring(app, what, name, obj, options, lines):
 
 
 def setup(app):
+    app.setup_extension('sphinx.ext.autodoc')     # for its autodoc-process-docstring event
     app.connect('autodoc-process-docstring', plain_docstring)
     app.add_directive('argparse-help', ArgparseHelp)
     app.add_directive('figure-if-present', FigureIfPresent)
