@@ -28,7 +28,10 @@ def main(argv=None):
         env = _ioc.child_environ(ioc.client_env)
         print('run_doctests: test IOC on 127.0.0.1:%d' % ioc.port, flush=True)
         command = [sys.executable, '-m', 'sphinx', '-b', 'doctest'] + argv + [DOCS, OUT]
-        return subprocess.call(command, env=env, cwd=REPO)
+        # not from the repository root: `python -m` puts the working directory first on
+        # sys.path, where the source tree's caffi/ (without its compiled modules, when caffi is
+        # installed non-editable) would shadow the installed package
+        return subprocess.call(command, env=env, cwd=DOCS)
 
 
 if __name__ == '__main__':

@@ -20,10 +20,12 @@ import caffi_docs  # noqa: E402
 
 
 def sphinx_build(source, out, *options):
+    # run in *out*, not in the repository: `python -m` puts the working directory first on
+    # sys.path, where the source tree's caffi/ could shadow an installed (non-editable) caffi
     command = [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', 'html',
                '-d', str(out / '.doctrees')] + list(options) + [str(source), str(out / 'html')]
     return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, cwd=REPO, timeout=240)
+                          universal_newlines=True, cwd=str(out), timeout=240)
 
 
 def test_html_build_has_no_warnings(tmp_path):
