@@ -140,6 +140,25 @@ cdef Py_ssize_t take_rows(RingStore **store, Py_ssize_t depth, Py_ssize_t *oldes
     return taken
 
 
+cdef Py_ssize_t drain_limit(object max_n, Py_ssize_t depth) except -2:
+    """drain()'s max_n as a number of rows: -1 for all (None); never more than the ring holds."""
+    if max_n is None:
+        return -1
+    wanted = _index(max_n)
+    return 0 if wanted < 0 else min(wanted, depth)
+
+
+cdef RingStore *take_spare(RingStore **spare, Py_ssize_t depth, Py_ssize_t row_bytes) except NULL:
+    """The free store a drain takes the rows into: the owner's spare, or a new one."""
+    cdef RingStore *out = spare[0]
+    spare[0] = NULL
+    if out == NULL:
+        out = store_new(depth, row_bytes)
+        if out == NULL:
+            raise MemoryError()
+    return out
+
+
 cdef struct SlotLayout:
     # how one update of a request type is kept in a slot
     Py_ssize_t value_offset          # of the value in the DBR buffer
@@ -466,19 +485,11 @@ cdef class Monitor(SubscriptionRecord):
         around its end, is copied once more into the batch.
         """
         cdef MonitorRing *ring = self.ring
-        cdef Py_ssize_t limit = -1               # all
         self.check_made()
-        if max_n is not None:
-            wanted = _index(max_n)
-            limit = 0 if wanted < 0 else min(wanted, ring.depth)
+        cdef Py_ssize_t limit = drain_limit(max_n, ring.depth)
         if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
             return self.empty_batch()
-        cdef RingStore *out = self.spare
-        self.spare = NULL
-        if out == NULL:
-            out = store_new(ring.depth, ring.slots.row_bytes)
-            if out == NULL:
-                raise MemoryError()
+        cdef RingStore *out = take_spare(&self.spare, ring.depth, ring.slots.row_bytes)
         cdef Py_ssize_t first = 0, taken
         with nogil:
             epicsMutexLock(ring.lock)
@@ -1061,19 +1072,11 @@ cdef class MonitorGroup:
         As with Monitor.drain(), taking everything that waits copies nothing: the batch's arrays
         are the ring's slots, and the store returns to the group when the batch is released."""
         cdef GroupRing *ring = self.ring
-        cdef Py_ssize_t limit = -1               # all
         self.check_made()
-        if max_n is not None:
-            wanted = _index(max_n)
-            limit = 0 if wanted < 0 else min(wanted, ring.depth)
+        cdef Py_ssize_t limit = drain_limit(max_n, ring.depth)
         if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
             return self.empty_batch()
-        cdef RingStore *out = self.spare
-        self.spare = NULL
-        if out == NULL:
-            out = store_new(ring.depth, ring.slots.row_bytes)
-            if out == NULL:
-                raise MemoryError()
+        cdef RingStore *out = take_spare(&self.spare, ring.depth, ring.slots.row_bytes)
         cdef Py_ssize_t first = 0, taken
         with nogil:
             epicsMutexLock(ring.lock)

@@ -1,4 +1,4 @@
-"""The `caffi` command line (caffi/cli.py), run as `python -m caffi` against the reference IOC.
+"""The `caffi` command line (the caffi/cli package), run as `python -m caffi` against the reference IOC.
 
 Each command runs in a subprocess started in the temporary directory, so that the installed
 caffi is imported (not the repository's source directory), with this process's environment,
