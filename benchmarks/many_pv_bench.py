@@ -149,13 +149,21 @@ class Runs:
         r = dict(r, repeat=rep)
         r["cpu_us_per_update"] = r["cpu_s"] * 1e6 / r["updates"] if r["updates"] else None
         r["cpu_pct"] = 100.0 * r["cpu_s"] / r["seconds"]
-        r["delivered"] = r["updates"] / r["produced"] if r["produced"] else None
+        r["consumer_us"] = (r["consumer_s"] * 1e6 / r["updates"]
+                            if r.get("batches") and r["updates"] else None)
         r["ioc_hz"] = r["produced"] / (r["channels"] - r["unseen"]) / r["seconds"] \
             if r["channels"] > r["unseen"] else None
         self.runs.setdefault((n, sub), []).append(r)
 
     def get(self, n, sub):
-        return self.runs.get((n, sub), [])
+        rs = self.runs.get((n, sub), [])
+        ioc = {r["repeat"]: r["ioc_hz"] for r in self.runs.get((n, "C"), [])}
+        for r in rs:
+            # of what the IOC published in the window, as C (which keeps up) saw its rate in
+            # the same repeat: a subscriber that falls behind sees its counters advance less
+            hz = ioc.get(r["repeat"])
+            r["delivered"] = r["updates"] / (r["channels"] * hz * r["seconds"]) if hz else None
+        return rs
 
     def stat(self, n, sub, key):
         rs = self.get(n, sub)
@@ -184,6 +192,7 @@ def run_table(runs, ns, subs):
                          fmt(runs.ratio(n, sub, "cpu_us_per_update"), "%.2f"),
                          fmt(runs.stat(n, sub, "missed"), "%d"),
                          fmt(runs.stat(n, sub, "delivered"), "%.4f"),
+                         fmt(runs.stat(n, sub, "consumer_us"), "%.2f"),
                          fmt(runs.stat(n, sub, "updates"), "%.0f"),
                          fmt(runs.stat(n, sub, "connect_s") * 1e3, "%.0f"),
                          fmt(runs.ratio(n, sub, "connect_s"), "%.2f"),
@@ -192,10 +201,11 @@ def run_table(runs, ns, subs):
                          str(len(runs.get(n, sub)))))
     print_table("Many PVs (medians; CPU = user + sys of the subscriber process over the window; "
                 "xC = ratio to C in the same repeat; missed = counter gaps, largest run; "
-                "delivered = updates taken / counter advance; IOC Hz = counter advance per PV "
-                "per second)",
+                "delivered = updates taken / (N x C's IOC Hz x window); consumer = CPU of the group's "
+                "drain and numpy check per update; IOC Hz = counter advance per PV per second "
+                "as this subscriber saw it)",
                 ("N", "subscriber", "CPU %", "CPU us/upd", "xC", "missed", "delivered",
-                 "updates", "connect ms", "conn xC", "RSS MB", "IOC Hz", "runs"), rows)
+                 "consumer", "updates", "connect ms", "conn xC", "RSS MB", "IOC Hz", "runs"), rows)
 
 
 def drain_table(drain):
@@ -370,6 +380,7 @@ def main():
               args.window, args.warmup, args.repeats, ",".join(map(str, args.ns))), flush=True)
 
     runs, drain, failures = Runs(), None, []
+    failed_at, why = {}, {}      # peer -> the smallest N it failed at; the reason
     t_ioc = time.monotonic()
     with many_ioc(port, pin, records):
         print("IOC ready in %.1f s" % (time.monotonic() - t_ioc), flush=True)
@@ -377,7 +388,7 @@ def main():
             for n in args.ns:
                 timeout = 30.0 + n / 200.0
                 for name in subs:
-                    if name in skipped:
+                    if name in skipped or n >= failed_at.get(name, n + 1):
                         continue
                     sub = SUBSCRIBERS[name]
                     try:
@@ -390,14 +401,17 @@ def main():
                             failures.append("%s N=%d" % (name, n))
                             print("  [%d/%d] N=%-5d %-18s FAILED: %s" % (
                                 rep + 1, args.repeats, n, name, str(exc)[-1500:]), flush=True)
-                        else:     # a peer that does not run here is reported and left out
-                            skipped[name] = "failed: %s" % str(exc)[-1500:]
-                            print("  %s left out: %s" % (name, skipped[name]), flush=True)
+                        else:     # a peer that fails here is reported and left out from
+                            # this N on (it fails the same way with more PVs)
+                            failed_at[name] = min(n, failed_at.get(name, n))
+                            why[name] = "failed at N=%d: %s" % (n, str(exc)[-1500:])
+                            print("  %s left out from N=%d on: %s" % (name, n, why[name]),
+                                  flush=True)
                         continue
                     runs.add(n, name, rep, r)
                     r = runs.get(n, name)[-1]
-                    print("  [%d/%d] N=%-5d %-18s %5.1f%% CPU %7.2f us/upd  missed %-5d "
-                          "delivered %.4f  connect %5.0f ms  RSS %5.1f MB  IOC %.2f Hz" % (
+                    print("  [%d/%d] N=%-5d %-18s %5.1f%% CPU %7.2f us/upd  missed %-6d "
+                          "delivered %.4f  connect %5.0f ms  RSS %6.1f MB  IOC %.2f Hz" % (
                               rep + 1, args.repeats, n, name, r["cpu_pct"],
                               r["cpu_us_per_update"] or float("nan"), r["missed"],
                               r["delivered"] or float("nan"), 1e3 * r["connect_s"],
@@ -424,8 +438,8 @@ def main():
             print("\nheavier case N=%d (%d updates/s): the IOC %s (%.2f Hz per PV as C saw it)"
                   % (n, n * RATE_HZ, "kept up" if hz >= 0.95 * RATE_HZ else
                      "did NOT keep up: its figures measure the IOC, not the subscribers", hz))
-    for name, why in skipped.items():
-        print("\n%s not measured: %s" % (name, why))
+    for name, reason in list(skipped.items()) + list(why.items()):
+        print("\n%s not measured: %s" % (name, reason))
     target_table(runs, drain)
     failed = check_floors(runs, drain) if args.short else []
 
@@ -439,12 +453,13 @@ def main():
                    "cpu_ratio_c": runs.ratio(n, s, "cpu_us_per_update"),
                    "missed": runs.stat(n, s, "missed"),
                    "delivered": runs.stat(n, s, "delivered"),
+                   "consumer_us_per_update": runs.stat(n, s, "consumer_us"),
                    "connect_s": runs.stat(n, s, "connect_s"),
                    "connect_ratio_c": runs.ratio(n, s, "connect_s"),
                    "rss_mb": runs.stat(n, s, "rss_mb"), "ioc_hz": runs.stat(n, s, "ioc_hz")}
                   for n in args.ns for s in subs if runs.get(n, s)],
         "runs": [{"n": k[0], "subscriber": k[1], "runs": v} for k, v in runs.runs.items()],
-        "drain": drain, "not_measured": skipped,
+        "drain": drain, "not_measured": dict(skipped, **why),
     }
     if args.json:
         with open(args.json, "w") as f:
