@@ -21,12 +21,20 @@ def main():
     lines = {}
     for row in results["table"]:
         if row["cpu_us_per_update"] is not None:
-            lines.setdefault(row["subscriber"], []).append((row["n"], row["cpu_us_per_update"]))
+            lines.setdefault(row["subscriber"], []).append(
+                (row["n"], row["cpu_us_per_update"], (row["delivered"] or 0) < 0.95))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for name, points in lines.items():
         points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
-                linewidth=2.5 if name == "C" else 1.5, color="black" if name == "C" else None)
+        line, = ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
+                        linewidth=2.5 if name == "C" else 1.5,
+                        color="black" if name == "C" else None)
+        behind = [p for p in points if p[2]]
+        if behind:      # hollow: the subscriber fell behind (delivered < 95%)
+            ax.plot([p[0] for p in behind], [p[1] for p in behind], marker="o", linestyle="",
+                    markersize=11, markerfacecolor="white", markeredgecolor=line.get_color())
+    ax.text(0.99, 0.01, "hollow: fell behind (< 95% of the updates delivered)",
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
     config = results["config"]
     ax.set_xscale("log")
     ax.set_yscale("log")
