@@ -32,6 +32,7 @@ def main():
         behind = [p for p in points if p[2]]
         if behind:      # hollow: the subscriber fell behind (delivered < 95%)
             ax.plot([p[0] for p in behind], [p[1] for p in behind], marker="o", linestyle="",
+                    color=line.get_color(),
                     markersize=11, markerfacecolor="white", markeredgecolor=line.get_color())
     ax.text(0.99, 0.01, "hollow: fell behind (< 95% of the updates delivered)",
             transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
