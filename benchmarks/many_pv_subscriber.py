@@ -192,7 +192,7 @@ def run_monitors(names, window, warmup, timeout):
     def consume(seconds):
         end = time.perf_counter() + seconds
         tick = time.perf_counter()
-        while tick < end:
+        while time.perf_counter() < end:
             for i, monitor in enumerate(monitors):
                 batch = monitor.drain()
                 if len(batch.counts):
@@ -205,9 +205,11 @@ def run_monitors(names, window, warmup, timeout):
                     last[i] = previous
                     tally.updates += len(values)
             tick += MONITORS_PERIOD
-            delay = tick - time.perf_counter()
+            delay = min(tick, end) - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            else:           # a sweep took longer than the period: the next one at once
+                tick = time.perf_counter()
 
     result = measure(tally, consume, window, warmup)
     result.update(connect_s=connect_s, dropped=sum(m.stats()['dropped'] for m in monitors),
