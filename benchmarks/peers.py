@@ -15,6 +15,11 @@ is mapped.
 * CaChannel 3.2 -- its default backend is its own C extension ``CaChannel._ca`` with libca
   (EPICS 3.14.12.8) linked in statically: it needs neither caffi nor an EPICS install, and it
   cannot be pointed at epicscorelibs' libca.  It is measured with that default backend.
+* aioca 2.1 (asyncio) -- its ctypes bindings are epicscorelibs' own ``epicscorelibs.ca``
+  (cadef, dbr), which load epicscorelibs' libca: the wheel's requirements are only numpy and
+  epicscorelibs, both the venv's, so nothing else is installed beside it.
+* matplotlib -- not a peer but the plotting tool of many_pv_bench.py, kept out of the venv
+  the same way (with its pure dependencies listed; numpy is the venv's).
 """
 import os
 import shutil
@@ -120,3 +125,26 @@ class CaChannelPeer(Peer):
 CAFFI_104 = CaffiPeer("1.0.4")
 PYEPICS = PyepicsPeer("3.5.10")
 CACHANNEL = CaChannelPeer("3.2.0")
+
+
+class AiocaPeer(Peer):
+    """aioca imports ``epicscorelibs.ca.cadef`` / ``dbr`` (ctypes over epicscorelibs' libca)
+    and numpy: both come from the venv, so the wheel alone is installed."""
+
+    def __init__(self, version):
+        super().__init__("aioca-%s" % version, ["aioca==%s" % version],
+                         "aioca-%s" % version, "aioca", "aioca")
+
+
+class Tool(Peer):
+    """A library a benchmark script runs with (not a measured client), installed the same way."""
+
+    def __init__(self, name, version, requirements, module):
+        super().__init__("%s-%s" % (name, version), ["%s==%s" % (name, version)] + requirements,
+                         "%s-%s" % (name, version), module, None)
+
+
+AIOCA = AiocaPeer("2.1")
+MATPLOTLIB = Tool("matplotlib", "3.10.9",
+                  ["contourpy", "cycler", "fonttools", "kiwisolver", "packaging", "pillow",
+                   "pyparsing", "python-dateutil", "six"], "matplotlib")

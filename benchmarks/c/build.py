@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROGRAMS = ("ca_publisher", "ca_subscriber", "ca_roundtrip")
+PROGRAMS = ("ca_publisher", "ca_subscriber", "ca_roundtrip", "ca_many_subscriber")
 
 
 def epics_paths():
@@ -40,7 +40,7 @@ def build(outdir):
         cmd = (cc + cflags + ["-std=gnu99"] + ["-I" + d for d in incs]
                + [os.path.join(HERE, prog + ".c"), "-o", out,
                   "-L" + libdir, "-Wl,-rpath," + libdir,
-                  "-lca", "-lCom", "-lpthread"])
+                  "-lca", "-lCom", "-lpthread", "-lm"])
         print(" ".join(shlex.quote(c) for c in cmd), flush=True)
         subprocess.run(cmd, check=True)
         outs.append(out)
