@@ -6,6 +6,7 @@ talks to that IOC only.
 import json
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -74,9 +75,12 @@ def passive_ioc():
 
 
 def test_10000_members_connect_subscribe_run_and_close_without_leaks(passive_ioc):
+    # run outside the checkout: `-c` puts the working directory first on sys.path, and the
+    # source tree's caffi/ has no compiled modules when caffi is installed from a wheel
     process = subprocess.run([sys.executable, '-c', CHILD, PREFIX, str(MEMBERS)],
                              env=_ioc.child_environ(passive_ioc.client_env),
-                             capture_output=True, text=True, timeout=600)
+                             cwd=tempfile.gettempdir(), capture_output=True, text=True,
+                             timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
     rounds = result['rounds']
