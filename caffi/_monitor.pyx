@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Buffered monitors (caffi.monitor), an extension of its own over caffi._ca's records.
 
 libca's callback copies each update into the next slot of a preallocated ring in C and never
@@ -173,15 +173,17 @@ cdef inline void store_update(RingStore *store, Py_ssize_t slot, const SlotLayou
                               const cadef.event_handler_args *args, double receipt) noexcept nogil:
     """Write one update with data into a slot, whole: value (zero padded), alarm fields, time
     stamp (the server's for TIME_ requests, else `receipt`) and the delivered count."""
-    cdef Py_ssize_t delivered = min(<Py_ssize_t>args.count, layout.width)
+    # the layout in locals: the stores below could alias it, and would make the compiler read
+    # it again after each of them
+    cdef Py_ssize_t width = layout.width, element_size = layout.element_size
+    cdef Py_ssize_t delivered = min(<Py_ssize_t>args.count, width)
     cdef char *row = store.values + slot * layout.row_bytes
     cdef char *element
     cdef Py_ssize_t i, used
     cdef const dba.dbr_time_short *stamped
-    memcpy(row, <const char *>args.dbr + layout.value_offset, delivered * layout.element_size)
-    if delivered < layout.width:
-        memset(row + delivered * layout.element_size, 0,
-               (layout.width - delivered) * layout.element_size)
+    memcpy(row, <const char *>args.dbr + layout.value_offset, delivered * element_size)
+    if delivered < width:
+        memset(row + delivered * element_size, 0, (width - delivered) * element_size)
     if layout.text:
         # the server leaves whatever follows a string's terminator: clear it, so that the S40
         # rows read back as the text alone
