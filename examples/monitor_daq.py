@@ -26,8 +26,10 @@ from caffi.dbr import DBR
 from caffi.monitor import Monitor
 
 
-def write_counter_frames(context, chid, elements, frames, stop):
-    """Write frames 1..frames, each waited for (put with callback), until told to stop."""
+def write_counter_frames(context, chid, elements, frames, stop, delivered):
+    """Write frames 1..frames, each waited for (put with callback) and, since the IOC replaces
+    an array event still queued for a client by the next one, written only once the server
+    has sent the previous frame (`delivered()` counts what it sent); until told to stop."""
     ca.attach_context(context)              # libca contexts are per thread
     try:
         done = threading.Semaphore(0)
@@ -41,6 +43,9 @@ def write_counter_frames(context, chid, elements, frames, stop):
             ca.flush_io()
             if not done.acquire(timeout=5.0):
                 return
+            deadline = time.monotonic() + 5.0
+            while delivered() < i and time.monotonic() < deadline and not stop.is_set():
+                time.sleep(0.0005)
     finally:
         ca.detach_context()
 
@@ -63,8 +68,10 @@ def acquire(pv, n, depth, batch_s, write, timeout):
             if not monitor.wait(timeout):
                 raise SystemExit(f'{pv}: no first update within {timeout} s')
             monitor.drain()
+            first = monitor.stats()['updates']
             writer = threading.Thread(target=write_counter_frames, daemon=True,
-                                      args=(ca.current_context(), chid, elements, n, stop))
+                                      args=(ca.current_context(), chid, elements, n, stop,
+                                            lambda: monitor.stats()['updates'] - first))
             writer.start()
         deadline = time.monotonic() + timeout + n * 0.05
         while got < n and time.monotonic() < deadline:

@@ -150,8 +150,11 @@ def test_consumer_keeping_up_gets_every_value_once_in_order(chans, context, moni
     assert counter([first.value] if numpy.ndim(first.value) == 0 else first.value) == 0
 
     def publish():
+        # each write once the server has sent the previous one: the IOC replaces an array event
+        # still queued for the client by the next one, so only then is the sequence exact
         for i in range(1, n + 1):
             put_wait(chid, make(i))
+            wait_updates(monitor, i + 1)
 
     publisher = Thread(with_context, context, publish, name='caffi-test-publisher')
     publisher.start()
