@@ -58,6 +58,7 @@ cdef extern from *:
     int caffi_shutting_down            # set at interpreter exit: deliveries are dropped
     int caffi_in_flight_count
     int caffi_fork_generation          # how many fork()s this process is from its first one
+    int caffi_atomic_add(int delta) nogil   # on caffi_in_flight_count; returns the new count
 
 
 # Idents of the libca threads that keep a thread state: Python lists them among its threads
@@ -66,17 +67,22 @@ cdef set _libca_thread_idents = set()
 
 
 cdef void drop_thread_state(void *unused) noexcept nogil:
-    if caffi_shutting_down or caffi_interpreter_finalizing():
-        return
-    with gil:
-        _libca_thread_idents.discard(PyThread_get_thread_ident())
-    PyGILState_Ensure()
-    PyThreadState_Clear(PyThreadState_Get())
-    PyThreadState_DeleteCurrent()
+    # counted like a delivery (enter_python), so that interpreter exit waits for it too
+    caffi_atomic_add(1)
+    if not (caffi_shutting_down or caffi_interpreter_finalizing()):
+        forget_libca_thread()
+        PyGILState_Ensure()
+        PyThreadState_Clear(PyThreadState_Get())
+        PyThreadState_DeleteCurrent()
+    caffi_atomic_add(-1)
 
 
-cdef extern from *:
-    int caffi_atomic_add(int delta) nogil
+cdef void remember_libca_thread() noexcept with gil:
+    _libca_thread_idents.add(PyThread_get_thread_ident())
+
+
+cdef void forget_libca_thread() noexcept with gil:
+    _libca_thread_idents.discard(PyThread_get_thread_ident())
 
 
 cdef inline bint enter_python() noexcept nogil:
@@ -96,8 +102,7 @@ cdef inline bint enter_python() noexcept nogil:
             PyGILState_Ensure()
             PyEval_SaveThread()
             epicsAtThreadExit(drop_thread_state, NULL)
-            with gil:
-                _libca_thread_idents.add(PyThread_get_thread_ident())
+            remember_libca_thread()
     return True
 
 
@@ -273,6 +278,12 @@ cdef ChannelRecord channel_for_info(object chid):
 # ---------------------------------------------------------------------------------------------
 # Trampolines: libca -> Python.
 
+# Each trampoline is a GIL-free shell around a `with gil` body. The shell holds no Python
+# object, so after leave_python() nothing of it touches the GIL again: Cython gives a nogil
+# function with Python locals a GIL-taking cleanup at its exit, which ran even when delivery
+# was refused, and in a finalizing interpreter that take kills the thread (pthread_exit through
+# libca's C++ frames aborts the process). The body cleans its locals up while it holds the GIL.
+
 cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
     cdef ChannelHook *hook = <ChannelHook *>cadef.ca_puser(args.chid)
     cdef ConnectionWatch *watch
@@ -284,37 +295,38 @@ cdef void on_connection(cadef.connection_handler_args args) noexcept nogil:
         watch.changed(watch, args.op == cadef.CA_OP_CONN_UP)
         watch = watch.next
     epicsMutexUnlock(watch_lock)
-    if not hook.python_callback or not enter_python():
-        return
-    try:
-        with gil:
-            channel = <ChannelRecord>hook.record
-            if channel.closed:
-                return
-            if channel.chid == NULL:
-                channel.chid = args.chid          # libca may call before ca_create_channel returned
-            callback = channel.connection_callback
-            if callback is not None:
-                call_user(callback, {'chid': channel, 'op': op_member(args.op)})
-    finally:
+    if hook.python_callback and enter_python():
+        deliver_connection(hook, &args)
         leave_python()
+
+
+cdef void deliver_connection(ChannelHook *hook, cadef.connection_handler_args *args) noexcept with gil:
+    channel = <ChannelRecord>hook.record
+    if channel.closed:
+        return
+    if channel.chid == NULL:
+        channel.chid = args.chid          # libca may call before ca_create_channel returned
+    callback = channel.connection_callback
+    if callback is not None:
+        call_user(callback, {'chid': channel, 'op': op_member(args.op)})
 
 
 cdef void on_access_rights(cadef.access_rights_handler_args args) noexcept nogil:
     cdef ChannelHook *hook = <ChannelHook *>cadef.ca_puser(args.chid)
-    if hook == NULL or not enter_python():
-        return
-    try:
-        with gil:
-            channel = <ChannelRecord>hook.record
-            callback = channel.access_rights_callback
-            if channel.closed or callback is None:
-                return
-            call_user(callback, {'chid': channel,
-                                 'read_access': bool(args.ar.read_access),
-                                 'write_access': bool(args.ar.write_access)})
-    finally:
+    if hook != NULL and enter_python():
+        deliver_access_rights(hook, &args)
         leave_python()
+
+
+cdef void deliver_access_rights(ChannelHook *hook,
+                                cadef.access_rights_handler_args *args) noexcept with gil:
+    channel = <ChannelRecord>hook.record
+    callback = channel.access_rights_callback
+    if channel.closed or callback is None:
+        return
+    call_user(callback, {'chid': channel,
+                         'read_access': bool(args.ar.read_access),
+                         'write_access': bool(args.ar.write_access)})
 
 
 cdef inline dict update_dict(ChannelRecord channel, cadef.event_handler_args *args, bint use_numpy):
@@ -332,19 +344,19 @@ cdef dict event_dict(ChannelRecord channel, cadef.event_handler_args *args, bint
 
 
 cdef void on_update(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
-    try:
-        with gil:
-            subscription = <SubscriptionRecord>args.usr
-            if not subscription.active:
-                return
-            if args.status == caerr.ECA_NORMAL:
-                count_update(&subscription.counters, request_size(args.type, args.count))
-            if subscription.callback is not None:
-                call_user(subscription.callback, update_dict(subscription.channel, &args, subscription.use_numpy))
-    finally:
+    if enter_python():
+        deliver_update(&args)
         leave_python()
+
+
+cdef void deliver_update(cadef.event_handler_args *args) noexcept with gil:
+    subscription = <SubscriptionRecord>args.usr
+    if not subscription.active:
+        return
+    if args.status == caerr.ECA_NORMAL:
+        count_update(&subscription.counters, request_size(args.type, args.count))
+    if subscription.callback is not None:
+        call_user(subscription.callback, update_dict(subscription.channel, args, subscription.use_numpy))
 
 
 cdef inline CompletionRequest take_completion(void *user):
@@ -358,55 +370,55 @@ cdef inline CompletionRequest take_completion(void *user):
 
 
 cdef void on_read(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
-    try:
-        with gil:
-            request = take_completion(args.usr)
-            if request is not None:
-                call_user(request.callback, update_dict(request.channel, &args, request.use_numpy))
-    finally:
+    if enter_python():
+        deliver_read(&args)
         leave_python()
+
+
+cdef void deliver_read(cadef.event_handler_args *args) noexcept with gil:
+    request = take_completion(args.usr)
+    if request is not None:
+        call_user(request.callback, update_dict(request.channel, args, request.use_numpy))
 
 
 cdef void on_write(cadef.event_handler_args args) noexcept nogil:
-    if not enter_python():
-        return
-    try:
-        with gil:
-            request = take_completion(args.usr)
-            if request is not None:
-                call_user(request.callback, {'chid': request.channel, 'type': dbr_member(args.type),
-                                             'count': args.count, 'status': eca_member(args.status)})
-    finally:
+    if enter_python():
+        deliver_write(&args)
         leave_python()
+
+
+cdef void deliver_write(cadef.event_handler_args *args) noexcept with gil:
+    request = take_completion(args.usr)
+    if request is not None:
+        call_user(request.callback, {'chid': request.channel, 'type': dbr_member(args.type),
+                                     'count': args.count, 'status': eca_member(args.status)})
 
 
 cdef void on_exception(cadef.exception_handler_args args) noexcept nogil:
     cdef ChannelHook *hook = NULL
-    if not enter_python():
-        return
-    try:
-        if args.chid != NULL:
-            hook = <ChannelHook *>cadef.ca_puser(args.chid)
-        with gil:
-            context = <ContextRecord>args.usr
-            callback = context.exception_callback
-            if context.destroyed or callback is None:
-                return
-            call_user(callback, {
-                'chid': <ChannelRecord>hook.record if hook != NULL else None,
-                'type': dbr_member(args.type),
-                'count': args.count,
-                'addr': <size_t>args.addr if args.addr != NULL else None,
-                'stat': eca_member(args.stat),
-                'op': op_member(args.op),
-                'ctx': (<bytes>args.ctx).decode('utf-8', 'replace') if args.ctx != NULL else '',
-                'file': (<bytes>args.pFile).decode('utf-8', 'replace') if args.pFile != NULL else '',
-                'lineNo': args.lineNo,
-            })
-    finally:
+    if args.chid != NULL:
+        hook = <ChannelHook *>cadef.ca_puser(args.chid)
+    if enter_python():
+        deliver_exception(hook, &args)
         leave_python()
+
+
+cdef void deliver_exception(ChannelHook *hook, cadef.exception_handler_args *args) noexcept with gil:
+    context = <ContextRecord>args.usr
+    callback = context.exception_callback
+    if context.destroyed or callback is None:
+        return
+    call_user(callback, {
+        'chid': <ChannelRecord>hook.record if hook != NULL else None,
+        'type': dbr_member(args.type),
+        'count': args.count,
+        'addr': <size_t>args.addr if args.addr != NULL else None,
+        'stat': eca_member(args.stat),
+        'op': op_member(args.op),
+        'ctx': (<bytes>args.ctx).decode('utf-8', 'replace') if args.ctx != NULL else '',
+        'file': (<bytes>args.pFile).decode('utf-8', 'replace') if args.pFile != NULL else '',
+        'lineNo': args.lineNo,
+    })
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1161,17 +1173,21 @@ cdef object printf_callback_of(cadef.ca_client_context *context):
 cdef bint deliver_printf(const char *text, Py_ssize_t length) noexcept nogil:
     """Hand one formatted message to the context's callable; False when there is none."""
     cdef cadef.ca_client_context *context = cadef.ca_current_context()
+    cdef bint delivered
     if not enter_python():
         return False
-    try:
-        with gil:
-            callback = printf_callback_of(context)
-            if callback is None:
-                return False
-            call_user(callback, text[:length].decode('utf-8', 'replace'))
-        return True
-    finally:
-        leave_python()
+    delivered = deliver_printf_text(context, text, length)
+    leave_python()
+    return delivered
+
+
+cdef bint deliver_printf_text(cadef.ca_client_context *context, const char *text,
+                              Py_ssize_t length) noexcept with gil:
+    callback = printf_callback_of(context)
+    if callback is None:
+        return False
+    call_user(callback, text[:length].decode('utf-8', 'replace'))
+    return True
 
 
 cdef int on_printf(const char *pformat, cadef.va_list args) noexcept nogil:

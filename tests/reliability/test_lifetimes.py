@@ -79,12 +79,12 @@ def test_destroy_context_while_updates_flow(ioc):
 # interpreter exit while a monitor fires
 
 @pytest.mark.timeout(200)
-@pytest.mark.parametrize('variant', ['return', 'sys_exit', 'nondaemon', 'external'])
+@pytest.mark.parametrize('variant', ['return', 'sys_exit', 'nondaemon', 'external', 'slow_finalize'])
 def test_exit_while_1khz_monitor_fires(ioc, variant):
     """5 child interpreters per variant, each exiting while ~1 kHz writes feed four monitors
     (three on catest, one numpy one on cawave); see scripts/exit_while_monitoring.py."""
     writer = None
-    if variant == 'external':
+    if variant in ('external', 'slow_finalize'):
         writer = ChildProcess('exit_while_monitoring.py', 'writer')
         writer.expect('writing', 60)
     try:

@@ -9,6 +9,10 @@ argv[1]:
   external      -- the writer is another process (this script with argv[1] 'writer', run by
                    the test, which writes until its stdin closes); main calls sys.exit(0): no
                    thread of this process but libca's uses caffi at exit
+  slow_finalize -- the external writer, an idle daemon thread (so the exit handler leaves the
+                   contexts alone) and a module global that takes about a second to free: the
+                   monitors keep firing throughout Python's finalization, when a libca thread
+                   that asked for the GIL would be unwound through libca's C++ frames (abort)
 """
 
 import sys
@@ -94,7 +98,7 @@ def main():
     ca.flush_io()
 
     stop = threading.Event()
-    if VARIANT == 'external':
+    if VARIANT in ('external', 'slow_finalize'):
         thread = None
     elif VARIANT == 'return':
         thread = threading.Thread(target=writer, args=(ca.current_context(), stop), daemon=True)
@@ -102,7 +106,7 @@ def main():
         thread = threading.Thread(target=writer, args=(None, stop), daemon=True)
     else:
         thread = threading.Thread(target=writer, args=(None, stop), daemon=False)
-    if VARIANT != 'external':
+    if thread is not None:
         thread.start()
     deadline = time.monotonic() + 15
     while updates['n'] < 30 and time.monotonic() < deadline:      # the writer is running
@@ -116,6 +120,12 @@ def main():
     report('flowing', updates=updates['n'], wave_updates=updates['wave'], rate=rate)
     sys.stdout.flush()
     if VARIANT == 'return':
+        return
+    if VARIANT == 'slow_finalize':
+        global BALLAST
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+        # freed when __main__ is torn down, after Python has started finalizing
+        BALLAST = [[n] for n in range(4_000_000)]
         return
     if VARIANT == 'nondaemon':
         stop.set()          # the writer's context is left for the exit handlers to tear down
