@@ -35,10 +35,12 @@ Needs valgrind and a C compiler (benchmarks/c/build.py builds the publisher).
 """
 import argparse
 import concurrent.futures
+import glob
 import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -52,17 +54,32 @@ sys.path.insert(0, HERE)
 import monitor_bench as bench  # noqa: E402
 
 CLIENT_HEAD = r"""
-import json, sys, threading, time
+import contextlib, ctypes, gc, json, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 import numpy
 import caffi, caffi.ca as ca
 from caffi.monitor import Monitor, MonitorGroup
 assert caffi.__file__.startswith(sys.argv[1]), caffi.__file__
 pv = sys.argv[2]
-ops = {}
+marks = ctypes.CDLL(sys.argv[3])
+marks.caffi_marks_stop.argtypes = [ctypes.c_char_p]
+expected = {}      # path -> the calls of its function the client made, where it knows them
 ca.create_context(True)
 status, chid = ca.create_channel(pv)
 assert ca.pend_io(10) == ca.ECA.NORMAL
+
+@contextlib.contextmanager
+def counted(path):
+    # callgrind counts only in here (from zero; a dump of its own named by the path), with no
+    # garbage collection: a collection costs what the whole heap holds, not the operation
+    gc.collect()
+    gc.disable()
+    marks.caffi_marks_start()
+    try:
+        yield
+    finally:
+        marks.caffi_marks_stop(path.encode())
+        gc.enable()
 
 def subscribe_for(n, use_numpy):
     seen, done = [0], threading.Event()
@@ -74,69 +91,96 @@ def subscribe_for(n, use_numpy):
     status, evid = ca.create_subscription(chid, on_update, ca.DBR.TIME_DOUBLE if not use_numpy
                                           else ca.DBR.DOUBLE, use_numpy=use_numpy)
     ca.flush_io()
-    done.wait(600)
+    assert done.wait(600)
     ca.clear_subscription(evid)        # after this, no more calls: seen[0] is the call count
     return seen[0]
+
+def full(rings, n):
+    # without the ring's lock (`pending` reads a field): libca's callback never waits for it
+    for ring in rings:
+        while ring.pending < n:
+            time.sleep(0.002)
 """
 
-# per client: what it runs; its output is one JSON line {path: operations}
+# per client: what it runs; each `counted(path)` block is one dump; its output is one JSON line
+# {path: calls expected or null}. Before each counted block, the same operations uncounted
+# (first calls: the libca thread's Python thread state, lazily made objects, caches).
 CLIENTS = {
     "ao": CLIENT_HEAD + r"""
-ops['callback'] = subscribe_for(500, False)
-# the ring's callback with nobody waiting: no wake-up, so every call does the same work
-with Monitor(chid, ca.DBR.TIME_DOUBLE, depth=1 << 16) as monitor:
-    ca.flush_io()
-    while monitor.stats()['updates'] < 500:
-        time.sleep(0.002)
-        monitor.drain()
-    monitor.close()
-    stats = monitor.stats()
-ops['monitor-update'] = stats['updates'] + stats['failures']
+subscribe_for(50, False)
+with counted('callback'):
+    expected['callback'] = subscribe_for(2000, False)
+# the ring's callback: a deep ring (never full), nobody waiting (no wake-up) nor draining (no
+# lock taken by another thread), so every call stores an update the same way
+for path in (None, 'monitor-update'):
+    with Monitor(chid, ca.DBR.TIME_DOUBLE, depth=1 << 16) as monitor:
+        with counted(path) if path else contextlib.nullcontext():
+            ca.flush_io()
+            full([monitor], 3000 if path else 100)
+            monitor.close()
+expected['monitor-update'] = None          # whatever arrived before the close
 # drains of full rings whose subscriptions are closed: no callback competes for the lock
-for n in range(30):
-    with Monitor(chid, ca.DBR.TIME_DOUBLE, depth=100, overflow='drop_newest') as monitor:
-        ca.flush_io()
-        while monitor.pending < 100:
-            monitor.wait(1.0)
-        monitor.close()
-        ops['monitor-update'] += monitor.stats()['updates'] + monitor.stats()['failures']
-        assert len(monitor.drain().counts) == 100
-ops['monitor-drain-100'] = 30
-for n in range(10):
-    with MonitorGroup([chid], ca.DBR.TIME_DOUBLE, depth=1000, overflow='drop_newest') as group:
-        ca.flush_io()
-        while group.pending < 1000:
-            group.wait(1.0)
-        group.close()
-        assert len(group.drain().index) == 1000
-ops['group-drain-1000'] = 10
-for i in range(200):
-    status, value = ca.get(chid)
-    assert ca.pend_io(10) == ca.ECA.NORMAL
-    value.get()
-ops['get-pend-io'] = 200
+monitors = [Monitor(chid, ca.DBR.TIME_DOUBLE, depth=100, overflow='drop_newest')
+            for n in range(10 + 50)]
+ca.flush_io()
+full(monitors, 100)
+for monitor in monitors:
+    monitor.close()
+for monitor in monitors[:10]:
+    assert len(monitor.drain().counts) == 100
+with counted('monitor-drain-100'):
+    for monitor in monitors[10:]:
+        monitor.drain()
+expected['monitor-drain-100'] = 50
+groups = [MonitorGroup([chid], ca.DBR.TIME_DOUBLE, depth=1000, overflow='drop_newest')
+          for n in range(3 + 20)]
+ca.flush_io()
+full(groups, 1000)
+for group in groups:
+    group.close()
+for group in groups[:3]:
+    assert len(group.drain().index) == 1000
+with counted('group-drain-1000'):
+    for group in groups[3:]:
+        group.drain()
+expected['group-drain-1000'] = 20
+for path, n in ((None, 20), ('get-pend-io', 500)):
+    with counted(path) if path else contextlib.nullcontext():
+        for i in range(n):
+            status, value = ca.get(chid)
+            assert ca.pend_io(10) == ca.ECA.NORMAL
+            value.get()
+expected['get-pend-io'] = 500
 raw = bytes(ca.dbr_size_n(ca.DBR.TIME_DOUBLE, 1))
-for i in range(500):
-    ca.format_dbr(ca.DBR.TIME_DOUBLE, 1, raw)
-ops['format-time-double'] = 500
-print(json.dumps(ops), flush=True)
+for path, n in ((None, 100), ('format-time-double', 2000)):
+    with counted(path) if path else contextlib.nullcontext():
+        for i in range(n):
+            ca.format_dbr(ca.DBR.TIME_DOUBLE, 1, raw)
+expected['format-time-double'] = 2000
+print(json.dumps(expected), flush=True)
 """,
     "wf1k": CLIENT_HEAD + r"""
-ops['callback-1k-numpy'] = subscribe_for(200, True)
-print(json.dumps(ops), flush=True)
+subscribe_for(50, True)
+with counted('callback-1k-numpy'):
+    expected['callback-1k-numpy'] = subscribe_for(1000, True)
+print(json.dumps(expected), flush=True)
 """,
     "wf1m": CLIENT_HEAD + r"""
-ops['callback-1m-numpy'] = subscribe_for(10, True) * 1000000     # per element
-print(json.dumps(ops), flush=True)
+subscribe_for(3, True)
+with counted('callback-1m-numpy'):
+    expected['callback-1m-numpy'] = subscribe_for(10, True)
+print(json.dumps(expected), flush=True)
 """,
     "put": CLIENT_HEAD + r"""
 value = numpy.arange(1000000, dtype=numpy.float64)
-for i in range(10):
-    assert ca.put(chid, value) == ca.ECA.NORMAL
-    ca.flush_io()
-assert ca.pend_io(10) == ca.ECA.NORMAL
-ops['put-1m-ndarray'] = 10
-print(json.dumps(ops), flush=True)
+for path, n in ((None, 2), ('put-1m-ndarray', 10)):
+    with counted(path) if path else contextlib.nullcontext():
+        for i in range(n):
+            assert ca.put(chid, value) == ca.ECA.NORMAL
+            ca.flush_io()
+        assert ca.pend_io(10) == ca.ECA.NORMAL
+expected['put-1m-ndarray'] = 10
+print(json.dumps(expected), flush=True)
 """,
 }
 
@@ -145,8 +189,11 @@ SUBJECTS = {"ao": ("bench:ao", "ao"), "wf1k": ("bench:wf1k", "wf1k"),
             "wf1m": ("bench:wf1m", "wf1m"), "put": ("bench:wf1m", None)}
 
 # path -> the functions whose inclusive counts make one operation (Cython's names for them;
-# the number in a wrapper's name is Cython's running count, hence the patterns)
+# the number in a wrapper's name is Cython's running count, hence the patterns). The
+# operations are the calls of the first one, as callgrind counted them; PER_ELEMENT divides
+# further.
 FUNCTIONS = {
+    # on_update: the GIL-free shell, inclusive of its `with gil` body deliver_update
     "callback": [r"__pyx_f_5caffi_3_ca_on_update"],
     "callback-1k-numpy": [r"__pyx_f_5caffi_3_ca_on_update"],
     "callback-1m-numpy": [r"__pyx_f_5caffi_3_ca_on_update"],
@@ -158,32 +205,73 @@ FUNCTIONS = {
     "put-1m-ndarray": [r"__pyx_pw_5caffi_3_ca_\d+put"],
     "format-time-double": [r"__pyx_pw_5caffi_4_dbr_\d+format_dbr"],
 }
+PER_ELEMENT = {"callback-1m-numpy": 1000000}
 PATHS = list(FUNCTIONS)
 PIN = bench.Pinning("0", "1")        # the IOC and publishers; valgrind clients run anywhere
-ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*:(\S+)")
+MARKS_SOURCE = os.path.join(bench.C_DIR, "callgrind_marks.c")
+# the client's environment on top of the benchmark's: the same hashes (dict and set probes)
+# in every run, every symbol bound at load time rather than at a first call
+CLIENT_ENV = {"PYTHONHASHSEED": "0", "LD_BIND_NOW": "1"}
+TRIGGER = "desc: Trigger: Client Request: "       # a dump's line naming its counted part
 
 
-def inclusive_counts(out_file):
-    """function name -> inclusive instructions, from a callgrind output file."""
-    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
-                           out_file], capture_output=True, text=True, check=True).stdout
-    counts = {}
-    for line in text.splitlines():
-        match = ANNOTATE_LINE.match(line)
-        if match:
-            name = match.group(2).split("'")[0]
-            counts[name] = counts.get(name, 0) + int(match.group(1).replace(",", ""))
-    return counts
+def read_profile(out_file):
+    """(trigger, {function: inclusive instructions}, {function: calls}) of one callgrind dump
+    (its raw format: fn= blocks of self costs, and calls= lines each followed by the inclusive
+    cost of those calls). A recursion's levels (callgrind's name'2) count as the function."""
+    names, inclusive, calls = {}, {}, {}
+    trigger, fn, callee, call_cost = None, None, None, False
+
+    def name(text):
+        text = text.strip()
+        if text.startswith("("):
+            ident, _, rest = text.partition(")")
+            rest = rest.strip()
+            if rest:
+                names[ident] = rest.split("'")[0]
+            return names[ident]
+        return text.split("'")[0]
+
+    with open(out_file) as f:
+        for line in f:
+            if call_cost:                        # the cost line of the calls= line above
+                call_cost = False
+                parts = line.split()
+                if callee != fn and len(parts) > 1:
+                    inclusive[fn] = inclusive.get(fn, 0) + int(parts[1])
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if len(parts) > 1:
+                    inclusive[fn] = inclusive.get(fn, 0) + int(parts[1])
+            elif line.startswith("fn="):
+                fn = name(line[3:])
+            elif line.startswith("cfn="):
+                callee = name(line[4:])
+            elif line.startswith("calls="):
+                call_cost = True
+                if callee != fn:
+                    calls[callee] = calls.get(callee, 0) + int(line[6:].split()[0])
+            elif line.startswith(TRIGGER):
+                trigger = line[len(TRIGGER):].strip()
+    return trigger, inclusive, calls
 
 
-def run_client(client, tree, env, job, root):
+def build_marks(root):
+    out = os.path.join(root, "callgrind_marks.so")
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    subprocess.run(cc + ["-O2", "-shared", "-fPIC", MARKS_SOURCE, "-o", out], check=True)
+    return out
+
+
+def run_client(client, tree, env, marks, job, root, keep):
     pv, subject_name = SUBJECTS[client]
     out = os.path.join(root, "callgrind.%s.%d.out" % (client, job[0]))
-    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-            sys.executable, "-c", CLIENTS[client], tree, pv]
+    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+            "--callgrind-out-file=" + out, sys.executable, "-c", CLIENTS[client], tree, pv, marks]
 
     def run():
-        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+        return subprocess.run(argv, env=dict(env, **CLIENT_ENV), capture_output=True,
+                              text=True, timeout=900)
 
     if subject_name is None:
         proc = run()
@@ -193,18 +281,40 @@ def run_client(client, tree, env, job, root):
     if proc.returncode != 0:
         sys.exit("instructions: client %s failed:\n%s%s" % (client, proc.stdout,
                                                              proc.stderr[-3000:]))
-    operations = json.loads(proc.stdout.strip().splitlines()[-1])
-    counts = inclusive_counts(out)
+    expected = json.loads(proc.stdout.strip().splitlines()[-1])
+    dumps = {}
+    for dump in glob.glob(glob.escape(out) + ".*"):
+        trigger, inclusive, calls = read_profile(dump)
+        if trigger in FUNCTIONS:
+            dumps[trigger] = (inclusive, calls)
+        if keep:
+            shutil.copy(dump, keep)
     result = {}
-    for path, ops in operations.items():
-        total = 0
+    for path in expected:
+        if path not in dumps:
+            sys.exit("instructions: %s: no callgrind dump of its counted part" % path)
+        inclusive, calls = dumps[path]
+        total, operations = 0, None
         for pattern in FUNCTIONS[path]:
-            matched = [n for n in counts if re.fullmatch(pattern, n)]
+            matched = [n for n in inclusive if re.fullmatch(pattern, n)]
             if len(matched) != 1:
                 sys.exit("instructions: %s: %d functions match %r" % (path, len(matched), pattern))
-            total += counts[matched[0]]
-        result[path] = total / ops
+            total += inclusive[matched[0]]
+            if operations is None:
+                operations = calls.get(matched[0], 0)
+        if not operations or expected[path] not in (None, operations):
+            sys.exit("instructions: %s: %s calls of %s counted, the client made %s"
+                     % (path, operations, FUNCTIONS[path][0], expected[path]))
+        result[path] = total / (operations * PER_ELEMENT.get(path, 1))
     return result
+
+
+def rounded(count):
+    return round(count, 1) if count >= 100 else round(count, 4)
+
+
+def number(count):
+    return "%12.1f" % count if count >= 100 else "%12.4f" % count
 
 
 def versions():
@@ -225,12 +335,13 @@ def compare(medians, tolerance):
     for path, now in medians.items():
         entry = baseline["paths"].get(path)
         if entry is None:
-            print("%-20s %12s %12.0f   (new path: record it with --update-baseline)"
-                  % (path, "-", now))
+            print("%-20s %12s %s   (new path: record it with --update-baseline)"
+                  % (path, "-", number(now)))
             continue
         if (entry["python"], entry["numpy"]) != (here["python"], here["numpy"]):
-            print("%-20s %12.0f %12.0f   (baseline of Python %s / numpy %s: not compared)"
-                  % (path, entry["count"], now, entry["python"], entry["numpy"]))
+            print("%-20s %s %s   (baseline of Python %s / numpy %s: not compared)"
+                  % (path, number(entry["count"]), number(now), entry["python"],
+                     entry["numpy"]))
             continue
         change = now / entry["count"] - 1
         verdict = ""
@@ -239,8 +350,8 @@ def compare(medians, tolerance):
             over.append(path)
         elif change < -tolerance:
             verdict = "  faster: record it with --update-baseline"
-        print("%-20s %12.0f %12.0f %+8.1f%%%s" % (path, entry["count"], now, 100 * change,
-                                                  verdict))
+        print("%-20s %s %s %+8.2f%%%s" % (path, number(entry["count"]), number(now),
+                                          100 * change, verdict))
     return over
 
 
@@ -252,9 +363,13 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--update-baseline", action="store_true")
     ap.add_argument("--no-check", action="store_true", help="count and print only")
+    ap.add_argument("--keep", metavar="DIR", help="keep the callgrind dumps in DIR "
+                    "(callgrind_annotate --inclusive=yes DIR/FILE to read one)")
     args = ap.parse_args()
-    if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
-        sys.exit("instructions: needs valgrind (callgrind, callgrind_annotate)")
+    if shutil.which("valgrind") is None:
+        sys.exit("instructions: needs valgrind (callgrind)")
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
     subprocess.run([sys.executable, os.path.join(bench.C_DIR, "build.py"), bench.BUILD_DIR],
                    check=True, stdout=subprocess.DEVNULL)
     tree = os.path.abspath(args.tree)
@@ -263,28 +378,30 @@ def main():
     runs = {}
     with tempfile.TemporaryDirectory(prefix="caffi-instructions-") as root, \
             bench.bench_ioc(port, PIN):
+        marks = build_marks(root)
         # two clients at a time: the counts do not depend on how the CPUs are shared
         jobs = [(rep, client) for rep in range(args.repeats) for client in args.clients.split(",")]
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            results = pool.map(lambda job: (job, run_client(job[1], tree, env, job, root)), jobs)
+            results = pool.map(lambda job: (job, run_client(job[1], tree, env, marks, job, root,
+                                                          args.keep)), jobs)
             for (rep, client), counts in results:
                 for path, value in counts.items():
                     runs.setdefault(path, []).append(value)
-                    print("  [%d/%d] %-20s %12.1f instructions per operation"
-                          % (rep + 1, args.repeats, path, value), flush=True)
+                    print("  [%d/%d] %-20s %s instructions per operation"
+                          % (rep + 1, args.repeats, path, number(value)), flush=True)
     medians = {path: statistics.median(values) for path, values in runs.items()}
     print("\ninstructions per operation, medians of %d (%s):" % (args.repeats, tree))
     for path, values in runs.items():
         spread = (max(values) - min(values)) / medians[path] if medians[path] else 0
-        print("  %-20s %12.1f   runs %s (spread %.1f%%)"
-              % (path, medians[path], [round(v, 1) for v in values], 100 * spread))
+        print("  %-20s %s   runs %s (spread %.2f%%)"
+              % (path, number(medians[path]), [rounded(v) for v in values], 100 * spread))
     if args.update_baseline:
         baseline = {"paths": {}}
         if os.path.exists(BASELINE):
             with open(BASELINE) as f:
                 baseline = json.load(f)
         for path, count in medians.items():
-            baseline["paths"][path] = dict(versions(), count=round(count, 1))
+            baseline["paths"][path] = dict(versions(), count=rounded(count))
         with open(BASELINE, "w") as f:
             json.dump(baseline, f, indent=2, sort_keys=True)
             f.write("\n")
