@@ -1,0 +1,291 @@
+"""caffi.aio.camonitor against the reference IOC: values, merging, coroutine and raising
+callbacks, closing, disconnection across an IOC restart, garbage collection."""
+import asyncio
+import gc
+import time
+import weakref
+
+import numpy
+import pytest
+from epicscorelibs.ca import dbr
+
+import caffi.ca as ca
+from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_TIME, CANothing,
+                       Subscription, caget, camonitor, caput, connect, get_channel_infos)
+from caffi.constants import ECA
+
+pytestmark = [pytest.mark.usefixtures('ioc'), pytest.mark.asyncio]
+
+BURST = 'aio:burst'
+
+
+async def until(condition, timeout=5.0, message='condition not met'):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        await asyncio.sleep(0.01)
+
+
+def burst_channel():
+    """A caffi.ca channel to the burst record, written synchronously (no loop turn between
+    puts, so every update waits in the ring until the test yields)."""
+    status, chid = ca.create_channel(BURST)
+    assert status == ECA.NORMAL
+    assert ca.pend_io(5) == ECA.NORMAL
+    return chid
+
+
+def write_burst(chid, values):
+    for value in values:
+        assert ca.put(chid, float(value)) == ECA.NORMAL
+    ca.flush_io()
+
+
+async def test_monitor_single_pv_values():
+    await caput('catest', 1.5, wait=True)
+    values = []
+    subscription = camonitor('catest', values.append)
+    assert isinstance(subscription, Subscription) and subscription.name == 'catest'
+    await until(lambda: values, message='no initial value')
+    assert type(values[0]) is dbr.ca_float and values[0] == 1.5
+    assert values[0].name == 'catest' and values[0].ok and values[0].element_count == 1
+    await caput('catest', 2.5, wait=True)
+    await until(lambda: values[-1] == 2.5)
+    assert not hasattr(values[-1], 'timestamp')          # FORMAT_RAW: no time fields
+    subscription.close()
+    assert subscription.state == Subscription.CLOSED
+    await caput('catest', 1.5, wait=True)
+    await asyncio.sleep(0.3)
+    assert values[-1] == 2.5
+    subscription.close()                                  # idempotent
+
+
+async def test_monitor_list_passes_the_index():
+    seen = {}
+    subscriptions = camonitor(['catest', 'calong', 'castr'],
+                              lambda value, index: seen.setdefault(index, value))
+    assert isinstance(subscriptions, list) and len(subscriptions) == 3
+    await until(lambda: len(seen) == 3)
+    assert seen[0].name == 'catest' and seen[1].name == 'calong' and seen[2].name == 'castr'
+    assert type(seen[2]) is dbr.ca_str and type(seen[1]) is dbr.ca_int
+    for subscription in subscriptions:
+        subscription.close()
+
+
+async def test_monitor_format_time_fields():
+    values = []
+    subscription = camonitor('catest', values.append, format=FORMAT_TIME)
+    await until(lambda: values)
+    await caput('catest', 12.0, wait=True)                # MINOR alarm
+    await until(lambda: values[-1] == 12.0)
+    value = values[-1]
+    read = await caget('catest', format=FORMAT_TIME)
+    assert value.severity == read.severity == 1 and value.status == read.status
+    assert abs(value.timestamp - read.timestamp) < 1e-6
+    assert value.raw_stamp[0] == read.raw_stamp[0]
+    assert abs(value.raw_stamp[1] - read.raw_stamp[1]) < 1000   # kept as a double in the ring
+    assert value.datetime.year >= 2024
+    await caput('catest', 1.5, wait=True)
+    subscription.close()
+
+
+async def test_monitor_format_ctrl_and_types():
+    values, texts, waves, enums, longs = [], [], [], [], []
+    subscriptions = [
+        camonitor('catest', values.append, format=FORMAT_CTRL),
+        camonitor('castr', texts.append),
+        camonitor('cawave', waves.append, count=5),
+        camonitor('cabo', enums.append, datatype=DBR_STRING),
+        camonitor('aio:text.VAL$', longs.append, datatype=DBR_CHAR_STR),
+    ]
+    await caput('castr', 'monitored', wait=True)
+    await caput('cawave', numpy.arange(20.0), wait=True)
+    await caput('cabo', 1, wait=True)
+    await caput('aio:text.VAL$', 'a long string ' * 5, datatype=DBR_CHAR_STR, wait=True)
+    await until(lambda: values and texts and texts[-1] == 'monitored' and waves
+                and len(waves[-1]) == 5 and waves[-1][4] == 4 and enums and enums[-1] == 'Busy'
+                and longs and longs[-1] == 'a long string ' * 5)
+    assert values[-1].units == 'mm' and values[-1].precision == 4
+    assert values[-1].upper_alarm_limit == 20
+    assert type(waves[-1]) is dbr.ca_array and waves[-1].dtype == numpy.float64
+    assert waves[-1].name == 'cawave' and waves[-1].element_count == 20
+    assert type(longs[-1]) is dbr.ca_str
+    await caput('cawave', [7.0, 8.0], wait=True)          # fewer elements than the count
+    await until(lambda: list(waves[-1][:2]) == [7.0, 8.0])
+    for subscription in subscriptions:
+        subscription.close()
+
+
+async def test_all_updates_delivers_every_update_in_order():
+    chid = burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append, all_updates=True)
+    await until(lambda: values and values[-1] == -1)
+    write_burst(chid, range(500))
+    time.sleep(0.5)             # the loop is blocked: the updates gather in the ring
+    await until(lambda: values[-1] == 499)
+    received = [v for v in values if v >= 0]
+    assert received == list(range(500))
+    assert subscription.dropped_callbacks == 0
+    subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_merged_updates_deliver_the_latest_and_count_the_rest():
+    chid = burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append)
+    await until(lambda: values and values[-1] == -1)
+    before = len(values)
+    write_burst(chid, range(500))
+    time.sleep(0.5)             # one batch waits for the loop
+    await until(lambda: values[-1] == 499)
+    delivered = len(values) - before
+    assert delivered < 50, delivered          # merged, not 500 callbacks
+    assert delivered + subscription.dropped_callbacks == 500
+    assert values[before:] == sorted(values[before:])      # still in order
+    subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_fast_counter_merged_vs_every_update():
+    every, latest = [], []
+    all_subscription = camonitor('aio:fast', every.append, all_updates=True)
+    merged_subscription = camonitor('aio:fast', latest.append)
+    await until(lambda: len(every) >= 3)
+    time.sleep(0.55)            # about five updates arrive while the loop is busy
+    await until(lambda: every[-1] > every[0] + 6 and latest[-1] == every[-1])
+    numbers = [int(v) for v in every]
+    assert numbers == list(range(numbers[0], numbers[-1] + 1))       # none missing
+    assert merged_subscription.dropped_callbacks >= 3
+    assert len(latest) + merged_subscription.dropped_callbacks >= len(every) - 1
+    all_subscription.close()
+    merged_subscription.close()
+
+
+async def test_coroutine_callbacks_run_one_at_a_time():
+    chid = burst_channel()
+    await caput(BURST, -1, wait=True)
+    values, running = [], []
+
+    async def slow(value):
+        running.append(value)
+        assert len(running) == 1, 'two callbacks of one subscription at once'
+        await asyncio.sleep(0.001)
+        values.append(value)
+        running.remove(value)
+
+    subscription = camonitor(BURST, slow, all_updates=True)
+    await until(lambda: values and values[-1] == -1)
+    write_burst(chid, range(50))
+    await until(lambda: values[-1] == 49)
+    assert [v for v in values if v >= 0] == list(range(50))
+    merged = []
+
+    async def slow_merged(value):
+        await asyncio.sleep(0.05)
+        merged.append(value)
+
+    merged_subscription = camonitor(BURST, slow_merged)
+    await until(lambda: merged)
+    write_burst(chid, range(100, 150))
+    await until(lambda: merged[-1] == 149)
+    assert len(merged) < 20 and merged_subscription.dropped_callbacks > 0
+    subscription.close()
+    merged_subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_raising_callback_is_reported_and_goes_on(capfd):
+    calls = []
+
+    def fails(value):
+        calls.append(value)
+        raise RuntimeError('callback failure for the test')
+
+    async def fails_async(value):
+        calls.append(value)
+        raise ValueError('async callback failure for the test')
+
+    subscription = camonitor('catest', fails)
+    async_subscription = camonitor('catest', fails_async)
+    await until(lambda: len(calls) >= 2)
+    await caput('catest', 3.5, wait=True)
+    await until(lambda: calls.count(3.5) == 2, message='the subscriptions stopped')
+    err = capfd.readouterr().err
+    assert 'Subscription catest callback raised exception' in err
+    assert 'callback failure for the test' in err and 'async callback failure' in err
+    assert subscription.state == Subscription.OPEN
+    subscription.close()
+    async_subscription.close()
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_close_inside_the_callback():
+    chid = burst_channel()
+    values = []
+
+    def once(value):
+        values.append(value)
+        subscription.close()
+
+    subscription = camonitor(BURST, once, all_updates=True)
+    await until(lambda: values)
+    write_burst(chid, range(20))
+    time.sleep(0.2)
+    await asyncio.sleep(0.3)
+    assert len(values) == 1 and subscription.state == Subscription.CLOSED
+    ca.clear_channel(chid)
+
+
+async def test_connect_timeout_reports_then_waits():
+    values = []
+    subscription = camonitor('aio:never:there', values.append, connect_timeout=0.2)
+    await until(lambda: values)
+    assert isinstance(values[0], CANothing) and values[0].errorcode == ECA.TIMEOUT
+    assert not values[0].ok
+    subscription.close()
+
+
+async def test_notify_disconnect_across_ioc_restart(restartable_ioc):
+    values, quiet = [], []
+    subscription = camonitor('catest', values.append, notify_disconnect=True, format=FORMAT_TIME)
+    quiet_subscription = camonitor('catest', quiet.append)
+    await until(lambda: values and quiet)
+    restartable_ioc.stop()
+    await until(lambda: isinstance(values[-1], CANothing), timeout=30,
+                message='no disconnection reported')
+    nothing = values[-1]
+    assert not nothing.ok and nothing.errorcode == ECA.DISCONN and nothing.name == 'catest'
+    assert not any(isinstance(v, CANothing) for v in quiet)
+    restartable_ioc.start()
+    await until(lambda: not isinstance(values[-1], CANothing), timeout=60,
+                message='no value after the reconnection')
+    assert values[-1].ok and hasattr(values[-1], 'timestamp')
+    await until(lambda: len(quiet) >= 2, timeout=30)
+    assert (await caget('catest')) == values[-1]
+    subscription.close()
+    quiet_subscription.close()
+
+
+async def test_subscription_lifetimes():
+    await connect('catest')
+    values = []
+    camonitor('catest', values.append, events=DBE_VALUE)      # no reference kept
+    gc.collect()
+    await until(lambda: values)
+    await caput('catest', 4.5, wait=True)
+    await until(lambda: values[-1] == 4.5, message='an unreferenced subscription stopped')
+    subscription = camonitor('catest', values.append)
+    await until(lambda: any(i.name == 'catest' and i.subscriber_count == 2
+                            for i in get_channel_infos()))
+    reference = weakref.ref(subscription)
+    subscription.close()
+    del subscription
+    await asyncio.sleep(0.05)
+    gc.collect()
+    assert reference() is None, 'a closed subscription was kept alive'
+    await caput('catest', 1.5, wait=True)
