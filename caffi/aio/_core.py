@@ -150,6 +150,14 @@ class _Context:
         current = ca.current_context()
         with cls.lock:
             if cls.context is None:
+                # the thread's own context will do if it is preemptive (create_context(True)
+                # is then a no-op); libca's implicit ones are not: their callbacks would wait
+                # for a pend_event that no asyncio program calls
+                if current is not None and ca.create_context(True) == ECA.NOTTHREADED:
+                    warnings.warn('this thread has a non-preemptive CA context: caffi.aio '
+                                  'detaches it and makes a preemptive one', stacklevel=3)
+                    ca.detach_context()
+                    current = None
                 if current is None:
                     ca.create_context(True)
                     current = ca.current_context()
