@@ -48,14 +48,13 @@ cdef inline bytes up_to_nul(bytes data):
 
 
 cdef object decode(bytes data):
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError:
-        return data.decode('latin-1')     # a server's bytes that are not UTF-8 still read
+    # what epicscorelibs does with text that is not UTF-8: replacement characters
+    return data.decode('utf-8', 'replace')
 
 
 cdef object string_array(list strings, bint as_bytes):
-    longest = max([len(s) for s in strings], default=0) or 1     # numpy has no 'U0'
+    # no strings at all: one character wide, as in epicscorelibs
+    longest = max([len(s) for s in strings]) if strings else 1
     result = ca_array((len(strings),), dtype=('S%d' if as_bytes else 'U%d') % longest)
     for i, s in enumerate(strings):
         result[i] = s
@@ -65,7 +64,7 @@ cdef object string_array(list strings, bint as_bytes):
 cdef object char_bytes(object raw):
     """The bytes of a CHAR request's data: an int for one element, else an array or list."""
     if isinstance(raw, int):
-        return bytes((raw,))
+        return up_to_nul(bytes((raw,)))
     if isinstance(raw, numpy.ndarray):
         return up_to_nul((<object>raw).astype(numpy.uint8, copy=False).tobytes())
     return up_to_nul(bytes(raw))

@@ -18,7 +18,7 @@ import warnings
 import weakref
 
 import numpy
-from epicscorelibs.ca import cadef, dbr
+from epicscorelibs.ca import cadef, dbr  # type: ignore[import-untyped]
 
 import caffi.ca as ca
 from caffi import _aio
@@ -143,7 +143,7 @@ class _Context:
     """The one preemptive libca context of caffi.aio, attached to every thread that uses it."""
     context = None
     lock = threading.Lock()
-    caches = {}        # event loop -> _ChannelCache
+    caches: 'dict[asyncio.AbstractEventLoop, _ChannelCache]' = {}
 
     @classmethod
     def ensure_attached(cls):
@@ -188,7 +188,7 @@ class _Context:
     # Channels of loops that closed, by name, until a new loop asks for the same PV. Clearing
     # them at once would let libca close the circuit to their server just as the new loop's
     # channels search for it (they then wait for the next search cycle to connect).
-    orphans = {}
+    orphans: 'dict[str, Channel]' = {}
 
 
 def purge_channel_caches():
@@ -434,7 +434,7 @@ class _Request:
             value.enums = list(fields['strs'])
         elif 'units' in fields:
             value.units = fields['units'] if isinstance(fields['units'], str) \
-                else fields['units'].decode('latin-1')
+                else fields['units'].decode('utf-8', 'replace')
             for limit in ('upper_disp_limit', 'lower_disp_limit', 'upper_alarm_limit',
                           'lower_alarm_limit', 'upper_warning_limit', 'lower_warning_limit',
                           'upper_ctrl_limit', 'lower_ctrl_limit', 'precision'):
