@@ -9,6 +9,13 @@ and calls each subscription's callback. Everything here runs on the event loop's
 import sys
 import traceback
 
+from cpython.dict cimport PyDict_SetItem
+from libc.math cimport rint
+
+
+cdef extern from "Python.h":
+    object PyObject_GenericGetDict(object o, void *context)
+
 import numpy
 from epicscorelibs.ca.dbr import ca_array, ca_bytes, ca_float, ca_int, ca_str
 
@@ -274,18 +281,23 @@ cdef class GroupDispatch:
                                  else values[row:row + 1].copy(), member.dtype)
             else:
                 value = self.row_value(member, values, row, counts[row])
-            value.name = member.name
-            value.ok = True
-            value.datatype = member.datatype
-            value.element_count = member.element_count
+            # the attributes go straight into the value's own dict (as setattr would put
+            # them: ca_* classes define none of these names)
+            fields = PyObject_GenericGetDict(value, NULL)
+            PyDict_SetItem(fields, 'name', member.name)
+            PyDict_SetItem(fields, 'ok', True)
+            PyDict_SetItem(fields, 'datatype', member.datatype)
+            PyDict_SetItem(fields, 'element_count', member.element_count)
             if member.time_fields:
                 stamp = stamps[row]
                 secs = <long long>stamp
-                value.status = status[row]
-                value.severity = severity[row]
+                PyDict_SetItem(fields, 'status', status[row])
+                PyDict_SetItem(fields, 'severity', severity[row])
                 # the ring keeps POSIX seconds as a double: nanoseconds to about 0.25 us
-                value.raw_stamp = (secs, <long>((stamp - secs) * 1e9 + 0.5))
-                value.timestamp = round(stamp, 6)
+                PyDict_SetItem(fields, 'raw_stamp',
+                               (secs, <long>((stamp - secs) * 1e9 + 0.5)))
+                # to the microsecond, as epicscorelibs rounds its timestamps
+                PyDict_SetItem(fields, 'timestamp', rint(stamp * 1e6) / 1e6)
             member.deliver(value)
 
     cdef object owner_nothing(self, Member member):
