@@ -10,6 +10,7 @@ import pytest
 from epicscorelibs.ca import dbr
 
 import caffi.ca as ca
+import caffi.aio as aioca
 from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_TIME, CANothing,
                        Subscription, caget, camonitor, caput, connect, get_channel_infos)
 from caffi.constants import ECA
@@ -302,3 +303,52 @@ async def test_subscription_lifetimes():
     gc.collect()
     assert reference() is None, 'a closed subscription was kept alive'
     await caput('catest', 1.5, wait=True)
+
+
+COMPARED_FIELDS = ['name', 'ok', 'datatype', 'element_count', 'severity', 'status', 'units',
+                   'precision', 'enums', 'upper_disp_limit', 'lower_ctrl_limit', 'ackt', 'acks']
+
+
+def same_value(a, b):
+    if isinstance(a, numpy.ndarray):
+        return isinstance(b, numpy.ndarray) and a.dtype == b.dtype and numpy.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize('pv, datatype, format, count', [
+    ('catest', None, 0, 0), ('catest', None, FORMAT_TIME, 0), ('catest', None, FORMAT_CTRL, 0),
+    ('calong', float, FORMAT_TIME, 0), ('catest', DBR_STRING, 0, 0), ('castr', None, 0, 0),
+    ('castr', bytes, FORMAT_TIME, 0), ('cabo', None, FORMAT_CTRL, 0),
+    ('cabo', aioca.DBR_ENUM_STR, FORMAT_TIME, 0), ('cawave', None, 0, 0),
+    ('cawave', None, FORMAT_TIME, 3), ('cawave', aioca.DBR_FLOAT, 0, -1),
+    ('cawave', None, FORMAT_CTRL, 0), ('cawaves', None, 0, 0), ('cawaves', str, FORMAT_TIME, 2),
+    ('cawavec', None, FORMAT_TIME, 0), ('cawavec', aioca.DBR_CHAR_STR, 0, 0),
+    ('cawavec', aioca.DBR_CHAR_BYTES, FORMAT_TIME, 0), ('aio:text.VAL$', None, 0, 0),
+    ('aio:text.VAL$', aioca.DBR_CHAR_UNICODE, FORMAT_TIME, 0),
+    ('catest', aioca.DBR_STSACK_STRING, 0, 0), ('catest', aioca.DBR_CLASS_NAME, 0, 0),
+    ('cawaveh', None, FORMAT_TIME, 10), ('cawavel', int, 0, 5),
+])
+async def test_monitor_values_match_caget(pv, datatype, format, count):
+    """The first value of a monitor is what caget reads: same type, value and fields (the
+    rings' path and the callback path against caffi.ca's get)."""
+    await caput('cawave', [1.5, 2.5, 3.5], wait=True)
+    await caput('cawaves', ['x', 'yy'], wait=True)
+    await caput('cawavec', [104, 105], wait=True)
+    await caput('cawaveh', list(range(12)), wait=True)
+    await caput('cawavel', list(range(7)), wait=True)
+    await caput('aio:text.VAL$', 'text', datatype=DBR_CHAR_STR, wait=True)
+    read = await caget(pv, datatype=datatype, format=format, count=count)
+    values = []
+    subscription = camonitor(pv, values.append, datatype=datatype, format=format, count=count)
+    await until(lambda: values)
+    subscription.close()
+    value = values[0]
+    assert type(value) is type(read), (value, read)
+    assert same_value(value, read), (value, read)
+    for field in COMPARED_FIELDS:
+        assert hasattr(value, field) == hasattr(read, field), field
+        if hasattr(read, field):
+            assert same_value(getattr(value, field), getattr(read, field)), field
+    assert hasattr(value, 'timestamp') == hasattr(read, 'timestamp')
+    if hasattr(read, 'timestamp'):
+        assert abs(value.timestamp - read.timestamp) < 1e-6
