@@ -51,6 +51,8 @@ _DEFAULT_EVENTS = {
 _RING_ROWS = 65536
 _RING_BYTES = 32 << 20
 _RING_MIN_ROWS = 4
+# how long the rows of a batch gather after the first one woke the loop
+_GATHER_SECONDS = 0.002
 
 
 class CANothing(Exception):  # noqa: N818  (aioca's name)
@@ -698,8 +700,25 @@ class _GroupFeed:
             width * _BASE_DTYPES[request % _TIME_OFFSET].itemsize)))
         self.group = MonitorGroup([], request, count=width, depth=depth, mask=events)
         self.dispatch = GroupDispatch(self.group)
-        self.loop.add_reader(self.group.fileno(), self.dispatch.on_readable)
+        self.fd = self.group.fileno()
+        self.loop.add_reader(self.fd, self._on_readable)
         self.closed = False
+
+    def _on_readable(self):
+        # The first row of a batch arrived. The rest of a server's burst (an IOC scan of many
+        # records) follows within a millisecond or so: let it gather, so that one drain and
+        # one wake-up serve it, rather than a wake-up per few rows.
+        self.loop.remove_reader(self.fd)
+        self.loop.call_later(_GATHER_SECONDS, self._drain)
+
+    def _drain(self):
+        if self.closed:
+            return
+        try:
+            self.dispatch.on_readable()
+        finally:
+            if not self.closed:
+                self.loop.add_reader(self.fd, self._on_readable)
 
     def add(self, member, channel, count):
         index = self.group.add(channel.chid, count)
@@ -719,7 +738,7 @@ class _GroupFeed:
             return
         self.closed = True
         if not self.loop.is_closed():
-            self.loop.remove_reader(self.group.fileno())
+            self.loop.remove_reader(self.fd)
         self.group.close()
 
 
