@@ -26,20 +26,28 @@ cdef int ROW_CONNECTED = CONNECTED
 cdef int ROW_DISCONNECTED = DISCONNECTED
 
 # How the data of a request become a Python value (Member.kind, value_of()'s `kind`).
-KIND_INT = 0             # an integer scalar: ca_int
-KIND_FLOAT = 1           # a floating point scalar: ca_float
-KIND_STR = 2             # one string: ca_str
-KIND_BYTES = 3           # one string kept as bytes (datatype=bytes): ca_bytes
-KIND_ARRAY = 4           # numbers: a ca_array of the request's dtype
-KIND_STR_ARRAY = 5       # strings: a ca_array of dtype 'U<longest>'
-KIND_BYTES_ARRAY = 6     # strings as bytes: a ca_array of dtype 'S<longest>'
-KIND_CHAR_STR = 7        # a CHAR array read as text up to its first NUL: ca_str
-KIND_CHAR_BYTES = 8      # ... as bytes: ca_bytes
-KIND_CHAR_UNICODE = 9    # ... as text that must be UTF-8: ca_str
-
 cdef enum:
-    C_INT = 0
-    C_FLOAT = 1
+    C_KIND_INT = 0           # an integer scalar: ca_int
+    C_KIND_FLOAT             # a floating point scalar: ca_float
+    C_KIND_STR               # one string: ca_str
+    C_KIND_BYTES             # one string kept as bytes (datatype=bytes): ca_bytes
+    C_KIND_ARRAY             # numbers: a ca_array of the request's dtype
+    C_KIND_STR_ARRAY         # strings: a ca_array of dtype 'U<longest>'
+    C_KIND_BYTES_ARRAY       # strings as bytes: a ca_array of dtype 'S<longest>'
+    C_KIND_CHAR_STR          # a CHAR array read as text up to its first NUL: ca_str
+    C_KIND_CHAR_BYTES        # ... as bytes: ca_bytes
+    C_KIND_CHAR_UNICODE      # ... as text that must be UTF-8: ca_str
+
+KIND_INT = C_KIND_INT
+KIND_FLOAT = C_KIND_FLOAT
+KIND_STR = C_KIND_STR
+KIND_BYTES = C_KIND_BYTES
+KIND_ARRAY = C_KIND_ARRAY
+KIND_STR_ARRAY = C_KIND_STR_ARRAY
+KIND_BYTES_ARRAY = C_KIND_BYTES_ARRAY
+KIND_CHAR_STR = C_KIND_CHAR_STR
+KIND_CHAR_BYTES = C_KIND_CHAR_BYTES
+KIND_CHAR_UNICODE = C_KIND_CHAR_UNICODE
 
 
 cdef inline bytes text_bytes(object raw):
@@ -200,6 +208,8 @@ cdef class GroupDispatch:
     cdef public list members                  # Member by group index; None once removed
     cdef object dtype
     cdef bint scalar                          # width 1: batch.values is (n,)
+    cdef bint numeric                         # ... of numbers (not strings)
+    cdef bint floating                        # ... of floating point numbers
     cdef long long serial                     # batches dispatched so far
 
     def __init__(self, group):
@@ -207,6 +217,8 @@ cdef class GroupDispatch:
         self.members = []
         self.dtype = group.dtype
         self.scalar = group.width == 1
+        self.numeric = self.scalar and self.dtype.kind != 'S'
+        self.floating = self.numeric and self.dtype.kind == 'f'
         self.serial = 0
 
     def set_member(self, Py_ssize_t index, member):
@@ -262,7 +274,17 @@ cdef class GroupDispatch:
                 member.merged_in = serial
                 deliver[row] = 1
         values = batch.values
-        scalars = values.tolist() if self.scalar else None
+        cdef const double[::1] as_double
+        cdef const long long[::1] as_integer
+        cdef bint numeric = self.numeric, floating = self.floating
+        cdef int kind
+        scalars = None
+        if floating:
+            as_double = numpy.asarray(values, numpy.float64)
+        elif numeric:
+            as_integer = numpy.asarray(values, numpy.int64)
+        elif self.scalar:
+            scalars = values.tolist()
         for row in range(n):
             if not deliver[row]:
                 continue
@@ -272,10 +294,17 @@ cdef class GroupDispatch:
             if events[row] == ROW_DISCONNECTED:
                 member.deliver(self.owner_nothing(member))
                 continue
-            if member.kind == KIND_FLOAT:
-                value = ca_float(scalars[row] if scalars is not None else values[row, 0])
-            elif member.kind == KIND_INT:
-                value = ca_int(scalars[row] if scalars is not None else values[row, 0])
+            kind = member.kind
+            if numeric and kind == C_KIND_FLOAT:
+                value = ca_float(as_double[row] if floating else <double>as_integer[row])
+            elif numeric and kind == C_KIND_INT:
+                value = ca_int(<long long>as_double[row] if floating else as_integer[row])
+            elif kind == C_KIND_FLOAT:
+                value = ca_float(values[row, 0])
+            elif kind == C_KIND_INT:
+                value = ca_int(values[row, 0])
+            elif numeric:
+                value = value_of(member.kind, values[row:row + 1].copy(), member.dtype)
             elif scalars is not None:
                 value = value_of(member.kind, scalars[row] if member.kind != KIND_ARRAY
                                  else values[row:row + 1].copy(), member.dtype)
