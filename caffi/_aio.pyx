@@ -15,6 +15,7 @@ from libc.math cimport rint
 
 cdef extern from "Python.h":
     object PyObject_GenericGetDict(object o, void *context)
+    int PyObject_GenericSetDict(object o, object value, void *context) except -1
 
 import numpy
 from epicscorelibs.ca.dbr import ca_array, ca_bytes, ca_float, ca_int, ca_str
@@ -312,21 +313,22 @@ cdef class GroupDispatch:
                 value = self.row_value(member, values, row, counts[row])
             # the attributes go straight into the value's own dict (as setattr would put
             # them: ca_* classes define none of these names)
-            fields = PyObject_GenericGetDict(value, NULL)
-            PyDict_SetItem(fields, 'name', member.name)
-            PyDict_SetItem(fields, 'ok', True)
-            PyDict_SetItem(fields, 'datatype', member.datatype)
-            PyDict_SetItem(fields, 'element_count', member.element_count)
+            # the value's attributes, as one presized dict that becomes its __dict__ (the
+            # ca_* classes define none of these names)
             if member.time_fields:
                 stamp = stamps[row]
                 secs = <long long>stamp
-                PyDict_SetItem(fields, 'status', status[row])
-                PyDict_SetItem(fields, 'severity', severity[row])
-                # the ring keeps POSIX seconds as a double: nanoseconds to about 0.25 us
-                PyDict_SetItem(fields, 'raw_stamp',
-                               (secs, <long>((stamp - secs) * 1e9 + 0.5)))
-                # to the microsecond, as epicscorelibs rounds its timestamps
-                PyDict_SetItem(fields, 'timestamp', rint(stamp * 1e6) / 1e6)
+                fields = {'name': member.name, 'ok': True, 'datatype': member.datatype,
+                          'element_count': member.element_count, 'status': status[row],
+                          'severity': severity[row],
+                          # the ring keeps POSIX seconds as a double: ns to about 0.25 us
+                          'raw_stamp': (secs, <long>((stamp - secs) * 1e9 + 0.5)),
+                          # to the microsecond, as epicscorelibs rounds its timestamps
+                          'timestamp': rint(stamp * 1e6) / 1e6}
+            else:
+                fields = {'name': member.name, 'ok': True, 'datatype': member.datatype,
+                          'element_count': member.element_count}
+            PyObject_GenericSetDict(value, fields, NULL)
             member.deliver(value)
 
     cdef object owner_nothing(self, Member member):
