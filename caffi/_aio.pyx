@@ -156,6 +156,7 @@ cdef class Member:
     cdef public bint closed
     cdef public int is_async                  # -1 until the first callback said which
     cdef long long merged_in                  # the dispatcher's batch serial it delivered
+    cdef unsigned long long ring_dropped      # its updates the group's full ring dropped
 
     def __init__(self, owner, name, callback, callback_index, int kind, dtype,
                  bint all_updates, bint notify_disconnect, bint time_fields, int datatype,
@@ -175,6 +176,7 @@ cdef class Member:
         self.closed = False
         self.is_async = -1
         self.merged_in = -1
+        self.ring_dropped = 0
 
     cpdef deliver(self, object value):
         """Hand one value to the callback: at once for a plain function; a coroutine
@@ -212,6 +214,7 @@ cdef class GroupDispatch:
     cdef bint numeric                         # ... of numbers (not strings)
     cdef bint floating                        # ... of floating point numbers
     cdef long long serial                     # batches dispatched so far
+    cdef unsigned long long ring_dropped      # the group's count of rows its full ring dropped
 
     def __init__(self, group):
         self.group = group
@@ -221,6 +224,7 @@ cdef class GroupDispatch:
         self.numeric = self.scalar and self.dtype.kind != 'S'
         self.floating = self.numeric and self.dtype.kind == 'f'
         self.serial = 0
+        self.ring_dropped = 0
 
     def set_member(self, Py_ssize_t index, member):
         while len(self.members) <= index:
@@ -234,6 +238,25 @@ cdef class GroupDispatch:
         batch = self.group.drain()
         if len(batch.counts):
             self.dispatch(batch)
+        self.count_ring_drops()
+
+    cdef count_ring_drops(self):
+        """Updates the ring had to drop (it was full: the loop fell far behind) never reach a
+        callback either: count them in their subscriptions' dropped_callbacks."""
+        cdef unsigned long long total = self.group.stats()['dropped']
+        if total == self.ring_dropped:
+            return
+        self.ring_dropped = total
+        dropped = self.group.member_stats()['dropped']
+        cdef Member member
+        cdef unsigned long long now
+        for index, entry in enumerate(self.members):
+            if entry is None or index >= len(dropped):
+                continue
+            member = <Member>entry
+            now = dropped[index]
+            member.dropped += now - member.ring_dropped
+            member.ring_dropped = now
 
     def dispatch(self, batch):
         cdef const int[::1] index = batch.index

@@ -28,9 +28,12 @@ async def until(condition, timeout=5.0, message='condition not met'):
         await asyncio.sleep(0.01)
 
 
-def burst_channel():
+async def burst_channel():
     """A caffi.ca channel to the burst record, written synchronously (no loop turn between
-    puts, so every update waits in the ring until the test yields)."""
+    puts, so every update waits in the ring until the test yields). It is made after a
+    caffi.aio call, in caffi.aio's preemptive context (a first caffi.ca call would give this
+    thread libca's implicit non-preemptive one)."""
+    await connect(BURST)
     status, chid = ca.create_channel(BURST)
     assert status == ECA.NORMAL
     assert ca.pend_io(5) == ECA.NORMAL
@@ -130,7 +133,7 @@ async def test_monitor_format_ctrl_and_types():
 
 
 async def test_all_updates_delivers_every_update_in_order():
-    chid = burst_channel()
+    chid = await burst_channel()
     await caput(BURST, -1, wait=True)
     values = []
     subscription = camonitor(BURST, values.append, all_updates=True)
@@ -147,7 +150,7 @@ async def test_all_updates_delivers_every_update_in_order():
 
 
 async def test_merged_updates_deliver_the_latest_and_count_the_rest():
-    chid = burst_channel()
+    chid = await burst_channel()
     await caput(BURST, -1, wait=True)
     values = []
     subscription = camonitor(BURST, values.append)
@@ -181,7 +184,7 @@ async def test_fast_counter_merged_vs_every_update():
 
 
 async def test_coroutine_callbacks_run_one_at_a_time():
-    chid = burst_channel()
+    chid = await burst_channel()
     await caput(BURST, -1, wait=True)
     values, running = [], []
 
@@ -239,7 +242,7 @@ async def test_raising_callback_is_reported_and_goes_on(capfd):
 
 
 async def test_close_inside_the_callback():
-    chid = burst_channel()
+    chid = await burst_channel()
     values = []
 
     def once(value):
@@ -352,3 +355,27 @@ async def test_monitor_values_match_caget(pv, datatype, format, count):
     assert hasattr(value, 'timestamp') == hasattr(read, 'timestamp')
     if hasattr(read, 'timestamp'):
         assert abs(value.timestamp - read.timestamp) < 1e-6
+
+
+async def test_ring_overflow_counts_as_dropped(monkeypatch):
+    """A loop that falls so far behind that the group's ring fills: the updates the ring had to
+    drop are counted in dropped_callbacks, with all_updates=True too (white box: a small ring
+    for the groups of this test's loop)."""
+    from caffi.aio import _core
+    monkeypatch.setattr(_core, '_RING_ROWS', 16)
+    monkeypatch.setattr(_core, '_RING_MIN_ROWS', 16)
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append, all_updates=True, format=FORMAT_TIME)
+    await until(lambda: values and values[-1] == -1)
+    assert subscription._feed.group.depth == 16
+    write_burst(chid, range(200))
+    time.sleep(0.5)                 # the loop is blocked: the ring keeps the newest 16
+    await until(lambda: values[-1] == 199)
+    received = ring_updates(subscription)
+    assert subscription.dropped_callbacks > 0
+    assert len(values) + subscription.dropped_callbacks == received
+    assert values[-16:] == list(range(184, 200))       # drop_oldest: the newest survive
+    subscription.close()
+    ca.clear_channel(chid)
