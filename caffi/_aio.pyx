@@ -9,12 +9,10 @@ and calls each subscription's callback. Everything here runs on the event loop's
 import sys
 import traceback
 
-from cpython.dict cimport PyDict_SetItem
 from libc.math cimport rint
 
 
 cdef extern from "Python.h":
-    object PyObject_GenericGetDict(object o, void *context)
     int PyObject_GenericSetDict(object o, object value, void *context) except -1
 
 import numpy
@@ -119,15 +117,6 @@ def value_of(int kind, object raw, object dtype):
     if kind == KIND_CHAR_UNICODE:
         return ca_str(char_bytes(raw).decode('utf-8'))
     raise ValueError(f'unknown value kind {kind}')
-
-
-def set_time_fields(object value, double stamp_secs, long long secs, long nsec, int status,
-                    int severity):
-    """FORMAT_TIME's fields, as epicscorelibs' dbr module computes them."""
-    value.status = status
-    value.severity = severity
-    value.raw_stamp = (secs, nsec)
-    value.timestamp = round(stamp_secs, 6)
 
 
 def report_callback_error(name):

@@ -382,7 +382,7 @@ class _Request:
         elif datatype == dbr.DBR_ENUM_STR:
             datatype = DBR.STRING if native == DBF.ENUM else native
         text_kind = None
-        as_bytes = as_unicode = False
+        as_bytes = False          # datatype=bytes: strings kept as bytes
         if datatype in (dbr.DBR_STSACK_STRING, dbr.DBR_CLASS_NAME):
             self.dbrtype = self.base = int(datatype)
             format = dbr.FORMAT_RAW if datatype == dbr.DBR_CLASS_NAME else format
@@ -406,7 +406,6 @@ class _Request:
                 raise dbr.InvalidDatatype(
                     f'Datatype "{datatype}" not supported for channel access') from error
             as_bytes = dtype.char == 'S'
-            as_unicode = dtype.char == 'U'
         self.base = base
         self.datatype = base
         self.dtype = _BASE_DTYPES[base]
@@ -434,7 +433,6 @@ class _Request:
             self.kind = _aio.KIND_ARRAY
         else:
             self.kind = _aio.KIND_FLOAT if base in _FLOAT_TYPES else _aio.KIND_INT
-        del as_unicode   # str and unicode are one thing in Python 3
 
     def value(self, name, data):
         """The augmented value of caffi's §9 result `data` (get or subscription callback)."""
