@@ -271,24 +271,33 @@ async def test_connect_timeout_reports_then_waits():
 
 
 async def test_notify_disconnect_across_ioc_restart(restartable_ioc):
-    values, quiet = [], []
+    values, quiet, ctrl = [], [], []
     subscription = camonitor('catest', values.append, notify_disconnect=True, format=FORMAT_TIME)
     quiet_subscription = camonitor('catest', quiet.append)
-    await until(lambda: values and quiet)
+    # FORMAT_CTRL goes through caffi.ca callbacks, not a ring: its disconnection comes from
+    # the channel's connection callback
+    ctrl_subscription = camonitor('catest', ctrl.append, notify_disconnect=True,
+                                  format=FORMAT_CTRL)
+    await until(lambda: values and quiet and ctrl)
     restartable_ioc.stop()
     await until(lambda: isinstance(values[-1], CANothing), timeout=30,
                 message='no disconnection reported')
     nothing = values[-1]
     assert not nothing.ok and nothing.errorcode == ECA.DISCONN and nothing.name == 'catest'
     assert not any(isinstance(v, CANothing) for v in quiet)
+    await until(lambda: isinstance(ctrl[-1], CANothing), timeout=10)
+    assert ctrl[-1].errorcode == ECA.DISCONN
     restartable_ioc.start()
     await until(lambda: not isinstance(values[-1], CANothing), timeout=60,
                 message='no value after the reconnection')
     assert values[-1].ok and hasattr(values[-1], 'timestamp')
     await until(lambda: len(quiet) >= 2, timeout=30)
     assert (await caget('catest')) == values[-1]
+    await until(lambda: not isinstance(ctrl[-1], CANothing), timeout=30)
+    assert ctrl[-1].units == 'mm'
     subscription.close()
     quiet_subscription.close()
+    ctrl_subscription.close()
 
 
 async def test_subscription_lifetimes():
