@@ -12,13 +12,37 @@ import traceback
 from libc.math cimport rint
 
 
+from cpython.object cimport PyObject, PyTypeObject
+
+
 cdef extern from "Python.h":
     int PyObject_GenericSetDict(object o, object value, void *context) except -1
+    ctypedef struct PyFloatObject:
+        double ob_fval
+    object PyType_GenericAlloc(PyTypeObject *type, Py_ssize_t nitems)
 
 import numpy
 from epicscorelibs.ca.dbr import ca_array, ca_bytes, ca_float, ca_int, ca_str
 
 from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE
+
+cdef PyTypeObject *CA_FLOAT_TYPE = <PyTypeObject *>ca_float
+
+
+# ca_float defines no __new__ or __init__ of its own (epicscorelibs' does not): then making one
+# is what float's tp_new does for a subclass, allocate and set the value, without the call
+# through the type. Should a later epicscorelibs add either, the call is made as usual.
+cdef bint PLAIN_CA_FLOAT = (ca_float.__new__ is float.__new__
+                            and ca_float.__init__ is float.__init__)
+
+
+cdef inline object new_ca_float(double number):
+    if not PLAIN_CA_FLOAT:
+        return ca_float(number)
+    made = PyType_GenericAlloc(CA_FLOAT_TYPE, 0)      # a new reference
+    (<PyFloatObject *><PyObject *>made).ob_fval = number
+    return made
+
 
 cdef int ROW_UPDATE = UPDATE
 cdef int ROW_CONNECTED = CONNECTED
@@ -309,7 +333,7 @@ cdef class GroupDispatch:
                 continue
             kind = member.kind
             if numeric and kind == C_KIND_FLOAT:
-                value = ca_float(as_double[row] if floating else <double>as_integer[row])
+                value = new_ca_float(as_double[row] if floating else <double>as_integer[row])
             elif numeric and kind == C_KIND_INT:
                 value = ca_int(<long long>as_double[row] if floating else as_integer[row])
             elif kind == C_KIND_FLOAT:
