@@ -8,6 +8,8 @@ import time
 
 import numpy
 import pytest
+
+pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
 from epicscorelibs.ca import cadef, dbr
 
 import caffi.aio as aioca

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+
 import caffi.aio as aioca
 import caffi.ca as ca
 from caffi.constants import ECA

@@ -7,6 +7,8 @@ import weakref
 
 import numpy
 import pytest
+
+pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
 from epicscorelibs.ca import dbr
 
 import caffi.ca as ca
