@@ -45,6 +45,7 @@ cdef inline object new_ca_float(double number):
 
 
 cdef int ROW_UPDATE = UPDATE
+cdef long NS_PER_SECOND = 1000000000
 cdef int ROW_CONNECTED = CONNECTED
 cdef int ROW_DISCONNECTED = DISCONNECTED
 
@@ -286,7 +287,9 @@ cdef class GroupDispatch:
         cdef bytearray chosen = bytearray(n)
         cdef unsigned char *deliver = chosen
         cdef double stamp
-        cdef long long secs
+        cdef long long secs, last_secs = -1
+        cdef long nsec
+        secs_object = None
         self.serial += 1
         cdef long long serial = self.serial
         # Backwards: which rows reach a callback. all_updates=False keeps each member's latest
@@ -353,12 +356,18 @@ cdef class GroupDispatch:
             # ca_* classes define none of these names)
             if member.time_fields:
                 stamp = stamps[row]
+                # the ring keeps POSIX seconds as a double: nanoseconds to about 0.25 us
                 secs = <long long>stamp
+                nsec = <long>((stamp - secs) * 1e9 + 0.5)
+                if nsec >= NS_PER_SECOND:
+                    secs += 1
+                    nsec -= NS_PER_SECOND
+                if secs != last_secs:         # the rows of a burst share their second
+                    last_secs = secs
+                    secs_object = secs
                 fields = {'name': member.name, 'ok': True, 'datatype': member.datatype,
                           'element_count': member.element_count, 'status': status[row],
-                          'severity': severity[row],
-                          # the ring keeps POSIX seconds as a double: ns to about 0.25 us
-                          'raw_stamp': (secs, <long>((stamp - secs) * 1e9 + 0.5)),
+                          'severity': severity[row], 'raw_stamp': (secs_object, nsec),
                           # to the microsecond, as epicscorelibs rounds its timestamps
                           'timestamp': rint(stamp * 1e6) / 1e6}
             else:
