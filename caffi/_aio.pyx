@@ -15,6 +15,9 @@ from libc.math cimport rint
 from cpython.object cimport PyObject, PyTypeObject
 
 
+from cpython.dict cimport PyDict_Copy
+
+
 cdef extern from "Python.h":
     int PyObject_GenericSetDict(object o, object value, void *context) except -1
     ctypedef struct PyFloatObject:
@@ -171,6 +174,7 @@ cdef class Member:
     cdef public int is_async                  # -1 until the first callback said which
     cdef long long merged_in                  # the dispatcher's batch serial it delivered
     cdef unsigned long long ring_dropped      # its updates the group's full ring dropped
+    cdef dict fields_template                 # a value's fields, the constant ones filled in
 
     def __init__(self, owner, name, callback, callback_index, int kind, dtype,
                  bint all_updates, bint notify_disconnect, bint time_fields, int datatype,
@@ -219,6 +223,18 @@ cdef class Member:
             self.owner._start_worker(returned)
 
 
+cdef inline dict fields_template(Member member):
+    """The dict a member's values start from: copying a dict with every key in place is one
+    allocation and a copy of its table, where building it inserts (and regrows) key by key."""
+    if member.fields_template is None:
+        template = {'name': member.name, 'ok': True, 'datatype': member.datatype,
+                    'element_count': member.element_count}
+        if member.time_fields:
+            template.update(status=0, severity=0, raw_stamp=None, timestamp=0.0)
+        member.fields_template = template
+    return member.fields_template
+
+
 cdef class GroupDispatch:
     """The loop-side consumer of one MonitorGroup: members by the group's index."""
     cdef public object group
@@ -250,9 +266,14 @@ cdef class GroupDispatch:
         if self.group.closed:
             return
         batch = self.group.drain()
-        if len(batch.counts):
+        cdef Py_ssize_t rows = len(batch.counts)
+        if rows:
             self.dispatch(batch)
-        self.count_ring_drops()
+        # a ring drops rows only when full, and it stays full until drained: a batch of fewer
+        # rows than its depth means none dropped since the last one (and stats() counts the
+        # members, O(members): not once per batch)
+        if rows >= self.group.depth:
+            self.count_ring_drops()
 
     cdef count_ring_drops(self):
         """Updates the ring had to drop (it was full: the loop fell far behind) never reach a
@@ -287,6 +308,7 @@ cdef class GroupDispatch:
         cdef bytearray chosen = bytearray(n)
         cdef unsigned char *deliver = chosen
         cdef double stamp
+        cdef dict fields
         cdef long long secs, last_secs = -1
         cdef long nsec
         secs_object = None
@@ -365,14 +387,14 @@ cdef class GroupDispatch:
                 if secs != last_secs:         # the rows of a burst share their second
                     last_secs = secs
                     secs_object = secs
-                fields = {'name': member.name, 'ok': True, 'datatype': member.datatype,
-                          'element_count': member.element_count, 'status': status[row],
-                          'severity': severity[row], 'raw_stamp': (secs_object, nsec),
-                          # to the microsecond, as epicscorelibs rounds its timestamps
-                          'timestamp': rint(stamp * 1e6) / 1e6}
+                fields = PyDict_Copy(fields_template(member))
+                fields['status'] = status[row]
+                fields['severity'] = severity[row]
+                fields['raw_stamp'] = (secs_object, nsec)
+                # to the microsecond, as epicscorelibs rounds its timestamps
+                fields['timestamp'] = rint(stamp * 1e6) / 1e6
             else:
-                fields = {'name': member.name, 'ok': True, 'datatype': member.datatype,
-                          'element_count': member.element_count}
+                fields = PyDict_Copy(fields_template(member))
             PyObject_GenericSetDict(value, fields, NULL)
             member.deliver(value)
 
