@@ -1,8 +1,9 @@
 """Build caffi's extension modules against the libca shipped by epicscorelibs.
 
 _dbr: DBR buffers <-> Python; _ca: libca calls, records, trampolines; _monitor: buffered monitors;
-_testing: hooks for tests. _monitor and _testing cimport _ca's records and helpers through
-caffi/_ca.pxd, as _ca cimports _dbr's through caffi/_dbr.pxd.
+_aio: caffi.aio's monitor rows -> aioca values and callbacks; _testing: hooks for tests. _monitor
+and _testing cimport _ca's records and helpers through caffi/_ca.pxd, as _ca cimports _dbr's
+through caffi/_dbr.pxd.
 
 setuptools_dso links the extensions to epicscorelibs' libca/libCom with a relative rpath, so an
 installed caffi finds them next to it in site-packages with no environment variables set.
@@ -33,7 +34,7 @@ def extension(name):
 
 setup(
     ext_modules=cythonize(
-        [extension(name) for name in ('_dbr', '_ca', '_monitor', '_testing')],
+        [extension(name) for name in ('_dbr', '_ca', '_monitor', '_aio', '_testing')],
         include_path=[os.path.join(HERE, 'include'), os.path.join(HERE, 'caffi')],
         compiler_directives={'language_level': 3},
     ),

@@ -18,6 +18,8 @@ connects the first N PVs, subscribes, warms up and measures over a window:
     caffi-group       one caffi.monitor.MonitorGroup of all N, a 20 Hz DAQ loop (wait, let the
                       batch gather 50 ms, drain, check the counters with numpy)
     caffi-monitors    one caffi.monitor.Monitor per PV, all drained every 20 ms
+    caffi-aio         caffi.aio.camonitor of the list (aioca's API on MonitorGroup rings),
+                      the aioca peer's code with caffi.aio imported in its place
     caffi104-callbacks, pyepics-PV, aioca-camonitor   the peers (peers.py), not in --short
 
 Per run: CPU (user + sys of the subscriber process over the window) in % of a CPU and in us per
@@ -78,11 +80,12 @@ SUBSCRIBERS = {s.name: s for s in [
     Sub("caffi-callbacks", "callbacks"),
     Sub("caffi-group", "group"),
     Sub("caffi-monitors", "monitors"),
+    Sub("caffi-aio", "caffi-aio"),
     Sub("caffi104-callbacks", "callbacks", peers.CAFFI_104),
     Sub("pyepics-PV", "pyepics", peers.PYEPICS),
     Sub("aioca-camonitor", "aioca", peers.AIOCA),
 ]}
-CAFFI = ("caffi-callbacks", "caffi-group", "caffi-monitors")
+CAFFI = ("caffi-callbacks", "caffi-group", "caffi-monitors", "caffi-aio")
 
 # The targets, reported as met / NOT MET (never asserted).
 # (label, kind, N, subscriber, limit); kinds: cpu_ratio (CPU us/update / C's, same repeat),
@@ -95,6 +98,8 @@ TARGETS = [
     ("N=5000 MonitorGroup missed updates", "missed", 5000, "caffi-group", 0),
     ("N=1000 caffi.ca callbacks CPU/update vs C", "cpu_ratio", 1000, "caffi-callbacks", 2.0),
     ("N=5000 caffi.ca callbacks CPU/update vs C", "cpu_ratio", 5000, "caffi-callbacks", 2.0),
+    ("N=5000 caffi.aio camonitor CPU/update vs C", "cpu_ratio", 5000, "caffi-aio", 2.5),
+    ("N=5000 caffi.aio camonitor missed updates", "missed", 5000, "caffi-aio", 0),
     ("N=1000 caffi connect time vs C", "connect_ratio", 1000, "caffi", 1.2),
     ("N=5000 caffi connect time vs C", "connect_ratio", 5000, "caffi", 1.2),
 ]

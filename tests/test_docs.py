@@ -35,8 +35,10 @@ def test_html_build_has_no_warnings(tmp_path):
     for page in ('index', 'install', 'quickstart', 'cli', 'API', 'benchmarks',
                  'recipes/many_pvs', 'recipes/waveforms', 'recipes/timestamps',
                  'recipes/reconnects', 'reference/ca', 'reference/monitor', 'reference/stats',
-                 'reference/macros', 'reference/constants', 'reference/dbr'):
+                 'reference/macros', 'reference/constants', 'reference/dbr', 'reference/aio'):
         assert (html / (page + '.html')).is_file(), page
+    aio = (html / 'reference' / 'aio.html').read_text()
+    assert 'camonitor' in aio and 'all_updates' in aio and 'dropped_callbacks' in aio
     reference = (html / 'reference' / 'ca.html').read_text()
     assert 'create_subscription' in reference and 'ctype' in reference
     assert '<object object at' not in reference       # the sentinel default of get's ctype

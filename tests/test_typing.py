@@ -30,10 +30,11 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 EXAMPLE = os.path.join(REPO_ROOT, 'examples', 'daq_example.py')
 ALLOWLIST = os.path.join(TESTS_DIR, 'stubtest_allowlist.txt')
 
-STUBS = ['__init__.pyi', 'ca.pyi', '_ca.pyi', '_dbr.pyi', '_monitor.pyi', '_testing.pyi', 'macros.pyi']
+STUBS = ['__init__.pyi', 'ca.pyi', '_ca.pyi', '_dbr.pyi', '_monitor.pyi', '_testing.pyi', 'macros.pyi',
+         '_aio.pyi', os.path.join('aio', '__init__.pyi')]
 # modules whose types come from those stubs (constants and dbr re-export from _dbr)
 STUBBED_MODULES = ['caffi._ca', 'caffi._dbr', 'caffi._monitor', 'caffi._testing', 'caffi.ca',
-                   'caffi.macros', 'caffi.constants', 'caffi.dbr']
+                   'caffi.macros', 'caffi.constants', 'caffi.dbr', 'caffi._aio', 'caffi.aio']
 MYPY_TIMEOUT = 600
 
 # mypy reports no errors inside an installed package; do the same for a source tree on MYPYPATH
@@ -87,7 +88,8 @@ def test_stubs_are_installed():
 
 def test_stubs_pass_strict(mypy_env, mypy_cache):
     modules = []
-    for module in ['caffi', 'caffi.ca', 'caffi._ca', 'caffi._dbr', 'caffi.macros']:
+    for module in ['caffi', 'caffi.ca', 'caffi._ca', 'caffi._dbr', 'caffi.macros', 'caffi.aio',
+                   'caffi._aio']:
         modules += ['-m', module]
     status, output = run_mypy(['--strict', '--cache-dir', mypy_cache] + modules, mypy_env)
     assert status == 0, output

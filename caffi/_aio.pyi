@@ -1,0 +1,48 @@
+# Type stubs for caffi._aio: caffi.aio's conversion of MonitorGroup rows to aioca values.
+from typing import Any, List, Optional
+
+UPDATE: int
+CONNECTED: int
+DISCONNECTED: int
+
+KIND_INT: int
+KIND_FLOAT: int
+KIND_STR: int
+KIND_BYTES: int
+KIND_ARRAY: int
+KIND_STR_ARRAY: int
+KIND_BYTES_ARRAY: int
+KIND_CHAR_STR: int
+KIND_CHAR_BYTES: int
+KIND_CHAR_UNICODE: int
+
+def value_of(kind: int, raw: Any, dtype: Any) -> Any: ...
+def report_callback_error(name: Any) -> None: ...
+
+class Member:
+    owner: Any
+    name: Any
+    callback: Any
+    callback_index: Any
+    kind: int
+    dtype: Any
+    all_updates: bool
+    notify_disconnect: bool
+    time_fields: bool
+    datatype: int
+    element_count: int
+    dropped: int
+    closed: bool
+    is_async: int
+    def __init__(self, owner: Any, name: Any, callback: Any, callback_index: Any, kind: int,
+                 dtype: Any, all_updates: bool, notify_disconnect: bool, time_fields: bool,
+                 datatype: int, element_count: int) -> None: ...
+    def deliver(self, value: Any) -> None: ...
+
+class GroupDispatch:
+    group: Any
+    members: List[Optional[Member]]
+    def __init__(self, group: Any) -> None: ...
+    def set_member(self, index: int, member: Any) -> None: ...
+    def on_readable(self) -> None: ...
+    def dispatch(self, batch: Any) -> None: ...

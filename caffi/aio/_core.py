@@ -1,0 +1,985 @@
+"""caffi.aio's implementation: channels per event loop, caget/caput/connect/cainfo, camonitor.
+
+One preemptive caffi context serves every thread and loop. libca calls back on its own
+threads: one-shot completions (connection changes, get and put callbacks) reach their loop
+through loop.call_soon_threadsafe; subscriptions go through caffi.monitor.MonitorGroup rings,
+which libca fills without Python, and which wake the loop once per batch through their
+eventfd (loop.add_reader), see caffi._aio.
+"""
+import asyncio
+import atexit
+import collections
+import functools
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+
+import numpy
+from epicscorelibs.ca import cadef, dbr  # type: ignore[import-untyped]
+
+import caffi.ca as ca
+from caffi import _aio
+from caffi._aio import GroupDispatch, Member, value_of
+from caffi.constants import CA_OP, ECA, ChannelState
+from caffi.dbr import DBF, DBR
+from caffi.monitor import MonitorGroup
+
+DEFAULT_TIMEOUT = 5.0
+
+# request type = base type + offset of its class (db_access.h's layout of the DBR codes)
+_TIME_OFFSET = DBR.TIME_STRING - DBR.STRING
+_CTRL_OFFSET = DBR.CTRL_STRING - DBR.STRING
+_BASE_TYPES = frozenset(dbr.BasicDbrTypes)
+_CHAR_TEXT_KINDS = {dbr.DBR_CHAR_STR: _aio.KIND_CHAR_STR,
+                    dbr.DBR_CHAR_BYTES: _aio.KIND_CHAR_BYTES,
+                    dbr.DBR_CHAR_UNICODE: _aio.KIND_CHAR_UNICODE}
+_FLOAT_TYPES = (DBR.FLOAT, DBR.DOUBLE)
+# numpy dtypes of the base types, from epicscorelibs' DBR layouts
+_BASE_DTYPES = {code: numpy.dtype(dbr.DbrCodeToType[code].dtype) for code in _BASE_TYPES}
+
+# camonitor's events when none are given, by format (aioca's defaults)
+_DEFAULT_EVENTS = {
+    dbr.FORMAT_RAW: cadef.DBE_VALUE,
+    dbr.FORMAT_TIME: cadef.DBE_VALUE | cadef.DBE_ALARM,
+    dbr.FORMAT_CTRL: cadef.DBE_VALUE | cadef.DBE_ALARM | cadef.DBE_PROPERTY,
+}
+
+# a MonitorGroup's ring: as deep as 65536 rows, but not more than this many bytes of values
+_RING_ROWS = 65536
+_RING_BYTES = 32 << 20
+_RING_MIN_ROWS = 4
+# how long the rows of a batch gather after the first one woke the loop
+_GATHER_SECONDS = 0.002
+
+
+class CANothing(Exception):  # noqa: N818  (aioca's name)
+    """The result of an operation that has no value: success of caput and connect, or the
+    failure of any operation (returned with throw=False, raised otherwise). `ok` is True only
+    for ECA_NORMAL; bool(nothing) is `ok`."""
+
+    def __init__(self, name, errorcode=ECA.NORMAL):
+        self.name = name
+        self.ok = errorcode == ECA.NORMAL
+        self.errorcode = int(errorcode)
+
+    def __repr__(self):
+        return f'CANothing({self.name!r}, {self.errorcode})'
+
+    def __str__(self):
+        return f'{self.name}: {ca.message(self.errorcode)}'
+
+    def __bool__(self):
+        return self.ok
+
+
+def _raise_status(status, function):
+    """A libca call refused the request at once: epicscorelibs' CAException, as aioca's
+    ctypes wrappers raise it."""
+    if status != ECA.NORMAL:
+        raise cadef.CAException(int(status), function)
+
+
+# ----------------------------------------------------------------------------------------
+# Timeouts, throw=False, lists
+
+
+def _seconds_left(timeout):
+    """None (never), a relative interval, or (absolute deadline,) -> seconds or None."""
+    if isinstance(timeout, tuple):
+        return timeout[0] - time.time()
+    return timeout
+
+
+async def _with_timeout(awaitable, name, timeout):
+    seconds = _seconds_left(timeout)
+    if seconds is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError as error:
+        raise CANothing(name, ECA.TIMEOUT) from error
+
+
+async def _single(operation, name, timeout, throw, *args):
+    """One PV: the operation under its timeout; with throw=False failures become CANothing."""
+    awaitable = _with_timeout(operation(name, *args), name, timeout)
+    if throw:
+        return await awaitable
+    try:
+        return await awaitable
+    except CANothing as nothing:
+        return nothing
+    except cadef.CAException as error:
+        return CANothing(name, error.status)
+    except cadef.Disconnected:
+        return CANothing(name, ECA.DISCONN)
+
+
+async def _many(operation, names, timeout, throw, argument_lists):
+    """A list of PVs in parallel. throw=True: one timeout for the whole list (a timeout then
+    reports 'Multiple PVs'); throw=False: each PV its own timeout and its own CANothing."""
+    _Context.cache().open_channels(names)
+    if throw:
+        gathered = asyncio.gather(*(operation(name, *args)
+                                    for name, args in zip(names, argument_lists)))
+        try:
+            return list(await _with_timeout(gathered, 'Multiple PVs', timeout))
+        except BaseException:
+            gathered.cancel()
+            raise
+    return list(await asyncio.gather(*(_single(operation, name, timeout, False, *args)
+                                       for name, args in zip(names, argument_lists))))
+
+
+def _is_pv_list(pvs):
+    return isinstance(pvs, (list, tuple))
+
+
+# ----------------------------------------------------------------------------------------
+# The context and the channels of each loop
+
+
+class _Context:
+    """The one preemptive libca context of caffi.aio, attached to every thread that uses it."""
+    context = None
+    lock = threading.Lock()
+    caches: 'dict[asyncio.AbstractEventLoop, _ChannelCache]' = {}
+
+    @classmethod
+    def ensure_attached(cls):
+        current = ca.current_context()
+        with cls.lock:
+            if cls.context is None:
+                # the thread's own context will do if it is preemptive (create_context(True)
+                # is then a no-op); libca's implicit ones are not: their callbacks would wait
+                # for a pend_event that no asyncio program calls
+                if current is not None and ca.create_context(True) == ECA.NOTTHREADED:
+                    warnings.warn('this thread has a non-preemptive CA context: caffi.aio '
+                                  'detaches it and makes a preemptive one', stacklevel=3)
+                    ca.detach_context()
+                    current = None
+                if current is None:
+                    ca.create_context(True)
+                    current = ca.current_context()
+                cls.context = current
+                atexit.register(_shut_down)
+                return
+        if current is None:
+            ca.attach_context(cls.context)
+        elif current != cls.context:
+            warnings.warn('this thread has a CA context of its own: caffi.aio detaches it and '
+                          'uses the context it made first', stacklevel=3)
+            ca.detach_context()
+            ca.attach_context(cls.context)
+
+    @classmethod
+    def cache(cls):
+        loop = asyncio.get_running_loop()
+        try:
+            return cls.caches[loop]
+        except KeyError:
+            pass
+        cls.ensure_attached()
+        for stale in [other for other in cls.caches if other.is_closed()]:
+            cls.caches.pop(stale).orphan()
+        cache = cls.caches[loop] = _ChannelCache(loop)
+        return cache
+
+    # Channels of loops that closed, by name, until a new loop asks for the same PV. Clearing
+    # them at once would let libca close the circuit to their server just as the new loop's
+    # channels search for it (they then wait for the next search cycle to connect).
+    orphans: 'dict[str, Channel]' = {}
+
+
+def purge_channel_caches():
+    """Close every cached channel (and so every subscription) of every loop."""
+    for cache in list(_Context.caches.values()):
+        cache.purge()
+    _Context.caches.clear()
+    for channel in list(_Context.orphans.values()):
+        channel.purge()
+    _Context.orphans.clear()
+
+
+def _shut_down():
+    try:
+        purge_channel_caches()
+    except Exception:        # at exit, libca may already have been stopped by caffi
+        pass
+
+
+def _call_in_loop(loop, function, *args):
+    """From a libca thread: run function(*args) in the loop, unless the loop has closed."""
+    try:
+        loop.call_soon_threadsafe(function, *args)
+    except RuntimeError:      # the loop closed: nobody waits for this any more
+        pass
+
+
+class Channel:
+    """A libca channel of one event loop, shared by every operation on its PV there."""
+
+    def __init__(self, name, loop, flush=True):
+        self.name = name
+        self.loop = loop
+        self.connected_event = asyncio.Event()
+        self.subscriptions = set()
+        self.chid = None
+        self._callback = functools.partial(self._on_connection_change, weakref.ref(self))
+        status, self.chid = ca.create_channel(name, self._callback)
+        _raise_status(status, ca.create_channel)
+        if flush:
+            ca.flush_io()
+
+    @staticmethod
+    def _on_connection_change(channel_ref, event):
+        # libca's thread: one call per connection change, handed to the loop
+        channel = channel_ref()
+        if channel is not None:
+            _call_in_loop(channel.loop, channel._connection_changed,
+                          event['op'] == CA_OP.CONN_UP)
+
+    def _connection_changed(self, connected):
+        if self.chid is None:
+            return
+        if connected:
+            self.connected_event.set()
+        else:
+            self.connected_event.clear()
+        for subscription in list(self.subscriptions):
+            subscription._connection_changed(connected)
+
+    def adopt(self, loop):
+        """Serve another loop (this one's closed): its connection state carries over."""
+        self.loop = loop
+        self.connected_event = asyncio.Event()
+        if ca.state(self.chid) == ChannelState.CONN:
+            self.connected_event.set()
+
+    def connected(self):
+        return self.connected_event.is_set()
+
+    async def wait(self):
+        await self.connected_event.wait()
+
+    def count_subscriptions(self):
+        return len(self.subscriptions)
+
+    def purge(self):
+        for subscription in list(self.subscriptions):
+            subscription.close()
+        if self.chid is not None:
+            ca.clear_channel(self.chid)
+            self.chid = None
+        self.connected_event.clear()
+
+
+class _ChannelCache:
+    def __init__(self, loop):
+        self.loop = loop
+        self.channels = {}
+        self.dispatchers = {}     # (request, width, events) -> _GroupFeed
+        self.flush_pending = False
+
+    def get_channel(self, name, flush=True):
+        channel = self.channels.get(name)
+        if channel is None:
+            channel = _Context.orphans.pop(name, None)
+            if channel is not None:
+                channel.adopt(self.loop)
+            else:
+                channel = Channel(name, self.loop, flush)
+            self.channels[name] = channel
+        return channel
+
+    def open_channels(self, names):
+        """Create the channels of a list of PVs with one flush: their searches leave together
+        (a flush per channel costs a system call each)."""
+        for name in names:
+            self.get_channel(name, flush=False)
+        ca.flush_io()
+
+    def flush_soon(self):
+        """One flush_io at the next turn of the loop for the requests queued until then (the
+        subscriptions of a camonitor of many PVs)."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self):
+        self.flush_pending = False
+        ca.flush_io()
+
+    def feed(self, request, width, events):
+        key = (request, width, events)
+        feed = self.dispatchers.get(key)
+        if feed is None or feed.closed:
+            feed = self.dispatchers[key] = _GroupFeed(self, request, width, events)
+        return feed
+
+    def purge(self):
+        self.orphan()
+        for channel in list(_Context.orphans.values()):
+            if channel.loop is self.loop:
+                _Context.orphans.pop(channel.name).purge()
+
+    def orphan(self):
+        """The loop closed (or is purged): end its subscriptions and hand its channels over to
+        whichever loop asks for them next."""
+        for channel in list(self.channels.values()):
+            for subscription in list(channel.subscriptions):
+                subscription.close()
+            old = _Context.orphans.get(channel.name)
+            if old is not None and old is not channel:
+                old.purge()
+            _Context.orphans[channel.name] = channel
+        self.channels.clear()
+        for feed in list(self.dispatchers.values()):
+            feed.close()
+        self.dispatchers.clear()
+
+
+def _get_channel(name):
+    return _Context.cache().get_channel(name)
+
+
+class ChannelInfo:
+    """A channel of the running loop: `name`, `connected`, `subscriber_count`."""
+
+    def __init__(self, name, connected, subscriber_count):
+        self.name = name
+        self.connected = connected
+        self.subscriber_count = subscriber_count
+
+
+def get_channel_infos():
+    """Information about every channel of the running loop."""
+    return [ChannelInfo(channel.name, channel.connected(), channel.count_subscriptions())
+            for channel in _Context.cache().channels.values()]
+
+
+# ----------------------------------------------------------------------------------------
+# Request types and the values they give
+
+
+class _Request:
+    """What a (datatype, format, count) request of one channel asks libca for and how its data
+    become a value."""
+
+    __slots__ = ('dbrtype', 'base', 'kind', 'dtype', 'datatype', 'element_count', 'format',
+                 'time_fields', 'ctrl_fields')
+
+    def __init__(self, channel, datatype, format):
+        native = int(ca.field_type(channel.chid))
+        self.element_count = ca.element_count(channel.chid)
+        if datatype is None:
+            datatype = native
+            if datatype == DBF.CHAR and channel.name.endswith('$'):
+                datatype = dbr.DBR_CHAR_STR        # long strings: CHAR arrays named ...$
+        elif datatype == dbr.DBR_ENUM_STR:
+            datatype = DBR.STRING if native == DBF.ENUM else native
+        text_kind = None
+        as_bytes = False          # datatype=bytes: strings kept as bytes
+        if datatype in (dbr.DBR_STSACK_STRING, dbr.DBR_CLASS_NAME):
+            self.dbrtype = self.base = int(datatype)
+            format = dbr.FORMAT_RAW if datatype == dbr.DBR_CLASS_NAME else format
+            self.kind = _aio.KIND_STR if self.element_count == 1 else _aio.KIND_STR_ARRAY
+            self.dtype = _BASE_DTYPES[DBR.STRING]
+            self.datatype = self.base
+            self.format = format
+            self.time_fields = False
+            self.ctrl_fields = False
+            return
+        if datatype in _CHAR_TEXT_KINDS:
+            text_kind = _CHAR_TEXT_KINDS[datatype]
+            base = DBR.CHAR
+        elif datatype in _BASE_TYPES:
+            base = int(datatype)
+        else:
+            try:
+                dtype = numpy.dtype(datatype)
+                base = dbr.NumpyCharCodeToDbr[dtype.char]
+            except Exception as error:
+                raise dbr.InvalidDatatype(
+                    f'Datatype "{datatype}" not supported for channel access') from error
+            as_bytes = dtype.char == 'S'
+        self.base = base
+        self.datatype = base
+        self.dtype = _BASE_DTYPES[base]
+        if format == dbr.FORMAT_RAW:
+            self.dbrtype = base
+        elif format == dbr.FORMAT_TIME:
+            self.dbrtype = base + _TIME_OFFSET
+        elif format == dbr.FORMAT_CTRL:
+            # strings have no CTRL fields: the richest they have is TIME
+            self.dbrtype = base + (_TIME_OFFSET if base == DBR.STRING else _CTRL_OFFSET)
+        else:
+            raise dbr.InvalidDatatype('Format not recognised')
+        self.format = format
+        self.time_fields = self.dbrtype >= DBR.TIME_STRING and self.dbrtype <= DBR.TIME_DOUBLE
+        self.ctrl_fields = self.dbrtype >= DBR.CTRL_STRING and self.dbrtype <= DBR.CTRL_DOUBLE
+        scalar = self.element_count == 1
+        if text_kind is not None:
+            self.kind = text_kind
+        elif base == DBR.STRING:
+            if as_bytes:
+                self.kind = _aio.KIND_BYTES if scalar else _aio.KIND_BYTES_ARRAY
+            else:
+                self.kind = _aio.KIND_STR if scalar else _aio.KIND_STR_ARRAY
+        elif not scalar:
+            self.kind = _aio.KIND_ARRAY
+        else:
+            self.kind = _aio.KIND_FLOAT if base in _FLOAT_TYPES else _aio.KIND_INT
+
+    def value(self, name, data):
+        """The augmented value of caffi's §9 result `data` (get or subscription callback)."""
+        fields = data if isinstance(data, dict) else None
+        raw = fields['value'] if fields is not None else data
+        value = value_of(self.kind, raw, self.dtype)
+        value.name = name
+        value.ok = True
+        value.datatype = self.datatype
+        value.element_count = self.element_count
+        if fields is None:
+            return value
+        value.status = int(fields['status'])
+        value.severity = int(fields['severity'])
+        stamp = fields.get('stamp')
+        if stamp is not None:
+            value.raw_stamp = (stamp['seconds'], stamp['nanoseconds'])
+            value.timestamp = round(stamp['seconds'] + stamp['nanoseconds'] * 1e-9, 6)
+        if 'strs' in fields:
+            value.enums = list(fields['strs'])
+        elif 'units' in fields:
+            value.units = fields['units'] if isinstance(fields['units'], str) \
+                else fields['units'].decode('utf-8', 'replace')
+            for limit in ('upper_disp_limit', 'lower_disp_limit', 'upper_alarm_limit',
+                          'lower_alarm_limit', 'upper_warning_limit', 'lower_warning_limit',
+                          'upper_ctrl_limit', 'lower_ctrl_limit', 'precision'):
+                if limit in fields:
+                    setattr(value, limit, fields[limit])
+        if 'ackt' in fields:
+            value.ackt = int(fields['ackt'])
+            value.acks = int(fields['acks'])
+        return value
+
+
+def _read_count(channel, count):
+    """aioca's count rule: <0 the native count, >0 at most the native count, 0 the server's
+    current length."""
+    native = ca.element_count(channel.chid)
+    if count < 0:
+        return native
+    if count > 0:
+        return min(count, native)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------
+# caget
+
+
+def _settle(future, outcome):
+    """In the loop: complete a request's future, unless it was cancelled or timed out."""
+    if not future.done():
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+async def _caget_one(name, datatype, format, count):
+    channel = _get_channel(name)
+    await channel.wait()
+    request = _Request(channel, datatype, format)
+    loop = channel.loop
+    future = loop.create_future()
+
+    def on_read(event):
+        # libca's thread, once per request
+        _call_in_loop(loop, _finish_read, future, request, name, event['status'],
+                      event['value'])
+
+    status, _ = ca.get(channel.chid, request.dbrtype, _read_count(channel, count), on_read,
+                       use_numpy=True)
+    _raise_status(status, ca.get)
+    ca.flush_io()
+    return await future
+
+
+def _finish_read(future, request, name, status, data):
+    if future.done():
+        return
+    if status != ECA.NORMAL:
+        outcome = CANothing(name, status)
+    else:
+        try:
+            outcome = request.value(name, data)
+        except Exception as error:
+            outcome = error
+    _settle(future, outcome)
+
+
+async def caget(pvs, datatype=None, format=dbr.FORMAT_RAW, count=0, timeout=DEFAULT_TIMEOUT,
+                throw=True):
+    """Read one PV (a value) or a list of PVs (a list of values, read in parallel).
+
+    datatype: None (native), a DBR_ code (including DBR_CHAR_STR, DBR_CHAR_UNICODE,
+    DBR_CHAR_BYTES, DBR_ENUM_STR) or a Python/numpy type; format: FORMAT_RAW, FORMAT_TIME or
+    FORMAT_CTRL; count: 0 the server's current length, -1 the full length, n at most n
+    elements; timeout: seconds, None or (deadline,), one for a whole list; throw=False returns
+    CANothing in place of a failure."""
+    if _is_pv_list(pvs):
+        return await _many(_caget_one, pvs, timeout, throw,
+                           [(datatype, format, count)] * len(pvs))
+    return await _single(_caget_one, pvs, timeout, throw, datatype, format, count)
+
+
+# ----------------------------------------------------------------------------------------
+# caput
+
+
+def _put_payload(channel, datatype, value):
+    """(request type, data) to write `value`, converted as aioca converts (numpy casting)."""
+    if datatype is None:
+        if isinstance(value, (str, bytes)):
+            datatype = DBR.STRING        # the server converts text to the field's type
+        else:
+            datatype = int(ca.field_type(channel.chid))
+            if datatype == DBF.CHAR and channel.name.endswith('$'):
+                datatype = dbr.DBR_CHAR_STR
+    if datatype in (dbr.DBR_CHAR_STR, dbr.DBR_CHAR_UNICODE, dbr.DBR_CHAR_BYTES):
+        text = value.encode('utf-8') if isinstance(value, str) else bytes(value)
+        return DBR.CHAR, numpy.frombuffer(text, numpy.uint8)
+    if datatype in (dbr.DBR_PUT_ACKT, dbr.DBR_PUT_ACKS):
+        return int(datatype), int(value)
+    if datatype not in _BASE_TYPES:
+        try:
+            datatype = dbr.NumpyCharCodeToDbr[numpy.dtype(datatype).char]
+        except Exception as error:
+            raise dbr.InvalidDatatype(
+                f'Datatype "{datatype}" not supported for channel access') from error
+    datatype = int(datatype)
+    if datatype == DBR.STRING:
+        try:
+            data = numpy.require(value, dtype=_BASE_DTYPES[DBR.STRING], requirements='C')
+        except UnicodeEncodeError:
+            data = numpy.array([text.encode('utf-8') for text in numpy.atleast_1d(value)],
+                               dtype=_BASE_DTYPES[DBR.STRING])
+        return datatype, [bytes(item) for item in numpy.atleast_1d(data)]
+    data = numpy.require(value, dtype=_BASE_DTYPES[datatype], requirements='C')
+    if data.ndim == 0:
+        data = data.reshape(1)
+    if data.ndim != 1:
+        raise ValueError("Can't put multidimensional arrays!")
+    return datatype, data
+
+
+async def _caput_one(name, value, datatype, wait):
+    channel = _get_channel(name)
+    await channel.wait()
+    request_type, data = _put_payload(channel, datatype, value)
+    if not wait:
+        _raise_status(ca.put(channel.chid, data, request_type), ca.put)
+        ca.flush_io()
+        return CANothing(name)
+    loop = channel.loop
+    future = loop.create_future()
+
+    def on_written(event):
+        # libca's thread, once per request
+        status = event['status']
+        _call_in_loop(loop, _settle, future,
+                      None if status == ECA.NORMAL else CANothing(name, status))
+
+    _raise_status(ca.put(channel.chid, data, request_type, callback=on_written), ca.put)
+    ca.flush_io()
+    await future
+    return CANothing(name)
+
+
+async def caput(pvs, values, repeat_value=False, datatype=None, wait=False,
+                timeout=DEFAULT_TIMEOUT, throw=True):
+    """Write one PV, or a list of PVs in parallel (values[i] to pvs[i]; one value to all with
+    repeat_value=True or when it is a str or not iterable). wait=True waits for the server to
+    finish processing. Returns CANothing (ok) per PV."""
+    if not _is_pv_list(pvs):
+        return await _single(_caput_one, pvs, timeout, throw, values, datatype, wait)
+    if repeat_value or isinstance(values, str):
+        values = [values] * len(pvs)
+    else:
+        try:
+            values = list(values)
+        except TypeError:
+            values = [values] * len(pvs)
+    if len(values) != len(pvs):
+        raise ValueError('PV and value lists must match in length')
+    return await _many(_caput_one, pvs, timeout, throw,
+                       [(value, datatype, wait) for value in values])
+
+
+# ----------------------------------------------------------------------------------------
+# connect, cainfo
+
+
+class CAInfo:
+    """Connection facts of a channel, as cainfo() returns them."""
+
+    state_strings = ['never connected', 'previously connected', 'connected', 'closed']
+    datatype_strings = ['string', 'short', 'float', 'enum', 'char', 'long', 'double',
+                        'no access']
+
+    def __init__(self, pv, channel):
+        chid = channel.chid
+        self.ok = True
+        self.name = pv
+        self.state = int(ca.state(chid))
+        self.host = ca.host_name(chid)
+        self.read = bool(ca.read_access(chid))
+        self.write = bool(ca.write_access(chid))
+        if self.state == ChannelState.CONN:
+            self.count = ca.element_count(chid)
+            self.datatype = int(ca.field_type(chid))
+        else:
+            self.count = 0
+            self.datatype = len(self.datatype_strings) - 1     # DBF_NO_ACCESS
+
+    def __str__(self):
+        return (f'{self.name}:\n'
+                f'    State: {self.state_strings[self.state]}\n'
+                f'    Host: {self.host}\n'
+                f'    Access: {self.read}, {self.write}\n'
+                f'    Data type: {self.datatype_strings[self.datatype]}\n'
+                f'    Count: {self.count}')
+
+
+async def _connect_one(name, wait):
+    channel = _get_channel(name)
+    if wait:
+        await channel.wait()
+    return CANothing(name)
+
+
+async def _cainfo_one(name, wait):
+    channel = _get_channel(name)
+    if wait:
+        await channel.wait()
+    return CAInfo(name, channel)
+
+
+async def connect(pvs, wait=True, timeout=DEFAULT_TIMEOUT, throw=True):
+    """Connect one PV or a list of PVs (wait=False: start connecting, do not wait)."""
+    if _is_pv_list(pvs):
+        return await _many(_connect_one, pvs, timeout, throw, [(wait,)] * len(pvs))
+    return await _single(_connect_one, pvs, timeout, throw, wait)
+
+
+async def cainfo(pvs, wait=True, timeout=DEFAULT_TIMEOUT, throw=True):
+    """CAInfo of one PV or of a list of PVs."""
+    if _is_pv_list(pvs):
+        return await _many(_cainfo_one, pvs, timeout, throw, [(wait,)] * len(pvs))
+    return await _single(_cainfo_one, pvs, timeout, throw, wait)
+
+
+# ----------------------------------------------------------------------------------------
+# camonitor
+
+
+class _GroupFeed:
+    """One MonitorGroup of a loop (one request type, width and event mask) and its reader."""
+
+    def __init__(self, cache, request, width, events):
+        self.cache = cache
+        self.loop = cache.loop
+        depth = max(_RING_MIN_ROWS, min(_RING_ROWS, _RING_BYTES // (
+            width * _BASE_DTYPES[request % _TIME_OFFSET].itemsize)))
+        self.group = MonitorGroup([], request, count=width, depth=depth, mask=events)
+        self.dispatch = GroupDispatch(self.group)
+        self.fd = self.group.fileno()
+        self.loop.add_reader(self.fd, self._on_readable)
+        self.closed = False
+
+    def _on_readable(self):
+        # The first row of a batch arrived. The rest of a server's burst (an IOC scan of many
+        # records) follows within a millisecond or so: let it gather, so that one drain and
+        # one wake-up serve it, rather than a wake-up per few rows.
+        self.loop.remove_reader(self.fd)
+        self.loop.call_later(_GATHER_SECONDS, self._drain)
+
+    def _drain(self):
+        if self.closed:
+            return
+        try:
+            self.dispatch.on_readable()
+        finally:
+            if not self.closed:
+                self.loop.add_reader(self.fd, self._on_readable)
+
+    def add(self, member, channel, count):
+        index = self.group.add(channel.chid, count)
+        self.dispatch.set_member(index, member)
+        self.cache.flush_soon()
+        return index
+
+    def remove(self, index):
+        self.dispatch.set_member(index, None)
+        if not self.group.closed:
+            self.group.remove(index)
+        if self.group.size == 0:
+            self.close()
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        self.group.close()
+
+
+class _CallbackFeed:
+    """A subscription MonitorGroup cannot carry (CTRL fields, STSACK_STRING, CLASS_NAME):
+    caffi.ca's callbacks queue the updates, and the loop takes them a batch at a time."""
+
+    def __init__(self, subscription, channel, request, count, events):
+        self.subscription = subscription
+        self.request = request
+        self.loop = channel.loop
+        self.queue = collections.deque()
+        self.scheduled = False
+        self.lock = threading.Lock()
+        status, self.evid = ca.create_subscription(channel.chid, self._on_update, request.dbrtype,
+                                                   count, events, use_numpy=True)
+        _raise_status(status, ca.create_subscription)
+        ca.flush_io()
+
+    def _on_update(self, event):
+        # libca's thread: queue it; one wake-up of the loop per batch
+        if event['status'] != ECA.NORMAL:
+            return
+        with self.lock:
+            self.queue.append(event['value'])
+            if self.scheduled:
+                return
+            self.scheduled = True
+        _call_in_loop(self.loop, self._take)
+
+    def _take(self):
+        with self.lock:
+            updates = list(self.queue)
+            self.queue.clear()
+            self.scheduled = False
+        member = self.subscription._member
+        if not member.all_updates and len(updates) > 1:
+            member.dropped += len(updates) - 1
+            updates = updates[-1:]
+        name = self.subscription.name
+        for data in updates:
+            if member.closed:
+                return
+            member.deliver(self.request.value(name, data))
+
+    def close(self):
+        if self.evid is not None:
+            ca.clear_subscription(self.evid)
+            self.evid = None
+
+
+class Subscription:
+    """A camonitor subscription of one PV; close() ends it. `dropped_callbacks` counts the
+    updates merged into a later one (all_updates=False)."""
+
+    OPENING = 0
+    OPEN = 1
+    CLOSED = 2
+
+    def __init__(self, name, callback, events=None, datatype=None, format=dbr.FORMAT_RAW,
+                 count=0, all_updates=False, notify_disconnect=False, connect_timeout=None,
+                 _index=None):
+        self.name = name
+        self.callback = callback
+        self.all_updates = all_updates
+        self.notify_disconnect = notify_disconnect
+        self.state = self.OPENING
+        self.loop = asyncio.get_running_loop()
+        self.channel = _get_channel(name)
+        self._member = Member(self, name, callback, _index, 0, None, all_updates,
+                              notify_disconnect, False, 0, 0)
+        self._pending = collections.deque(maxlen=None if all_updates else 1)
+        self._wakeup = None
+        self._worker = None
+        self._feed = None
+        self._member_index = None
+        if events is None:
+            events = _DEFAULT_EVENTS[format]
+        self._task = asyncio.ensure_future(
+            self._open(events, datatype, format, count, connect_timeout))
+
+    @property
+    def dropped_callbacks(self):
+        return self._member.dropped
+
+    async def _open(self, events, datatype, format, count, connect_timeout):
+        channel = self.channel
+        try:
+            try:
+                await _with_timeout(channel.wait(), self.name, connect_timeout)
+            except CANothing as nothing:
+                # not connected in time: the callback hears it (notify_disconnect or not),
+                # then the subscription waits for the connection as long as it takes
+                self._member.deliver(nothing)
+                await channel.wait()
+            if self.state == self.CLOSED:
+                return
+            self._subscribe(channel, events, datatype, format, count)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            print(f'Subscription {self.name} could not be made', file=sys.stderr)
+            traceback.print_exc()
+            self.close()
+
+    def _subscribe(self, channel, events, datatype, format, count):
+        request = _Request(channel, datatype, format)
+        member = self._member
+        member.kind = request.kind
+        member.dtype = request.dtype
+        member.time_fields = request.time_fields
+        member.datatype = request.datatype
+        member.element_count = request.element_count
+        native = request.element_count
+        channel.subscriptions.add(self)
+        self.state = self.OPEN
+        if DBR.STRING <= request.dbrtype <= DBR.DOUBLE or request.time_fields:
+            width = native if count <= 0 else min(count, native)
+            # count 0: the server sends its current length, up to the width
+            member_count = None if count == 0 else width
+            feed = _Context.cache().feed(request.dbrtype, max(width, 1), events)
+            self._member_index = feed.add(member, channel, member_count)
+            self._feed = feed
+        else:
+            self._feed = _CallbackFeed(self, channel, request, _read_count(channel, count),
+                                       events)
+
+    def _connection_changed(self, connected):
+        # the callback feed has no connection rows: tell it from the channel's own events
+        if isinstance(self._feed, _CallbackFeed) and not connected and self.notify_disconnect:
+            self._member.deliver(self._disconnected_value())
+
+    def _disconnected_value(self):
+        return CANothing(self.name, ECA.DISCONN)
+
+    # coroutine callbacks: one task per subscription runs them one after the other
+
+    def _enqueue(self, value):
+        if self._pending.maxlen is not None and self._pending:
+            self._member.dropped += 1
+        self._pending.append(value)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _start_worker(self, first_awaitable):
+        if self._worker is None or self._worker.done():
+            self._worker = self.loop.create_task(self._work(first_awaitable))
+        else:      # a plain function returned an awaitable: run it beside the worker
+            self.loop.create_task(self._run_callback(first_awaitable))
+
+    async def _run_callback(self, awaitable):
+        try:
+            await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _aio.report_callback_error(self.name)
+
+    async def _work(self, first_awaitable):
+        await self._run_callback(first_awaitable)
+        member = self._member
+        while not member.closed:
+            if not self._pending:
+                self._wakeup = self.loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+                continue
+            value = self._pending.popleft()
+            try:
+                if member.callback_index is None:
+                    returned = self.callback(value)
+                else:
+                    returned = self.callback(value, member.callback_index)
+            except Exception:
+                _aio.report_callback_error(self.name)
+                continue
+            if returned is not None and hasattr(returned, '__await__'):
+                await self._run_callback(returned)
+
+    def close(self):
+        """End the subscription: no callback runs after this, not even for updates already
+        received. Idempotent; allowed inside the callback."""
+        if self.state == self.CLOSED:
+            return
+        self.state = self.CLOSED
+        self._member.closed = True
+        self.channel.subscriptions.discard(self)
+        feed, self._feed = self._feed, None
+        if isinstance(feed, _GroupFeed):
+            feed.remove(self._member_index)
+        elif feed is not None:
+            feed.close()
+        if not self.loop.is_closed():
+            current = asyncio.current_task(self.loop) if self.loop.is_running() else None
+            if not self._task.done() and self._task is not current:
+                self._task.cancel()
+            if self._worker is not None and not self._worker.done() \
+                    and self._worker is not current:
+                self._worker.cancel()
+            if self.loop.is_running():
+                ca.flush_io()
+
+
+def camonitor(pvs, callback, events=None, datatype=None, format=dbr.FORMAT_RAW, count=0,
+              all_updates=False, notify_disconnect=False, connect_timeout=None):
+    """Subscribe to one PV (returns a Subscription; callback(value)) or to a list of PVs
+    (returns a list of Subscriptions; callback(value, index)). Must be called with a loop
+    running; callbacks run in that loop, plain functions or coroutines."""
+    options = dict(events=events, datatype=datatype, format=format, count=count,
+                   all_updates=all_updates, notify_disconnect=notify_disconnect,
+                   connect_timeout=connect_timeout)
+    if isinstance(pvs, str):
+        return Subscription(pvs, callback, **options)
+    _Context.cache().open_channels(pvs)
+    return [Subscription(name, callback, _index=index, **options)
+            for index, name in enumerate(pvs)]
+
+
+# ----------------------------------------------------------------------------------------
+# run
+
+
+def run(coro, forever=False):
+    """Run a coroutine in a new event loop and close the loop (and its channels) after it.
+    With forever=True the loop runs on after the coroutine, until stopped. Deprecated in
+    aioca in favour of asyncio.run, and warned about in the same way."""
+    warnings.warn('aioca.run is deprecated, please use asyncio.run instead',
+                  DeprecationWarning, stacklevel=2)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    task = None
+    try:
+        if forever:
+            task = loop.create_task(coro)
+            loop.run_forever()
+        else:
+            return loop.run_until_complete(coro)
+    finally:
+        if task is not None:
+            task.cancel()
+        cache = _Context.caches.pop(loop, None)
+        if cache is not None:
+            cache.purge()
+        loop.stop()
+        loop.close()
+        asyncio.set_event_loop(None)

@@ -1,0 +1,257 @@
+"""caffi.aio against the reference IOC: caget, caput, connect, cainfo and their values.
+
+Monitors are in test_aio_monitor.py; scripts, threads, uvloop and leaks in test_aio_loops.py.
+"""
+import asyncio
+import datetime
+import time
+
+import numpy
+import pytest
+
+pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+from epicscorelibs.ca import cadef, dbr
+
+import caffi.aio as aioca
+from caffi.aio import (DBR_CHAR, DBR_CHAR_BYTES, DBR_CHAR_STR, DBR_CHAR_UNICODE, DBR_CLASS_NAME,
+                       DBR_DOUBLE, DBR_ENUM, DBR_ENUM_STR, DBR_FLOAT, DBR_LONG, DBR_SHORT,
+                       DBR_STRING, DBR_STSACK_STRING, FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME,
+                       CANothing, caget, cainfo, caput, connect)
+from caffi.constants import ECA
+
+pytestmark = [pytest.mark.usefixtures('ioc'), pytest.mark.asyncio]
+
+MISSING = 'aio:no:such:pv'
+
+
+async def test_caget_single_and_list():
+    await caput('catest', 1.5, wait=True)
+    value = await caget('catest')
+    assert isinstance(value, dbr.ca_float) and value == 1.5
+    assert value.name == 'catest' and value.ok is True
+    assert value.datatype == DBR_DOUBLE and value.element_count == 1
+    values = await caget(['catest', 'calong', 'castr'])
+    assert isinstance(values, list) and len(values) == 3
+    assert [v.name for v in values] == ['catest', 'calong', 'castr']
+    assert isinstance(values[1], dbr.ca_int) and isinstance(values[2], dbr.ca_str)
+    assert await caget(('catest',)) == [1.5]
+
+
+async def test_caget_missing_pv_throws_and_not():
+    started = time.monotonic()
+    with pytest.raises(CANothing) as raised:
+        await caget(MISSING, timeout=0.5)
+    assert 0.4 < time.monotonic() - started < 3
+    assert raised.value.name == MISSING and not raised.value.ok
+    assert raised.value.errorcode == ECA.TIMEOUT
+    nothing = await caget(MISSING, timeout=0.3, throw=False)
+    assert isinstance(nothing, CANothing) and not nothing and nothing.errorcode == ECA.TIMEOUT
+    assert str(nothing).startswith(MISSING + ': ')
+
+
+async def test_caget_list_one_timeout_for_the_whole_list():
+    started = time.monotonic()
+    with pytest.raises(CANothing) as raised:
+        await caget(['catest', MISSING + '1', MISSING + '2'], timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert 0.4 < elapsed < 1.5          # one timeout, not one per PV after another
+    assert raised.value.name == 'Multiple PVs' and raised.value.errorcode == ECA.TIMEOUT
+    results = await caget(['catest', MISSING], timeout=0.5, throw=False)
+    assert results[0].ok and results[0] == await caget('catest')
+    assert isinstance(results[1], CANothing) and results[1].name == MISSING
+
+
+async def test_absolute_deadline_timeout():
+    with pytest.raises(CANothing):
+        await caget(MISSING, timeout=(time.time() + 0.3,))
+    assert await caget('catest', timeout=(time.time() + 5,)) is not None
+    assert await caget('catest', timeout=None) is not None
+
+
+async def test_format_time():
+    await caput('catest', 12.0, wait=True)       # above HIGH 10: MINOR
+    value = await caget('catest', format=FORMAT_TIME)
+    assert value == 12.0
+    assert value.severity == 1 and value.status == 4     # MINOR, HIGH_ALARM
+    secs, nsec = value.raw_stamp
+    assert abs(secs - time.time()) < 60 and 0 <= nsec < 10**9
+    assert value.timestamp == round(secs + nsec * 1e-9, 6)
+    assert isinstance(value.datetime, datetime.datetime)
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_format_ctrl_double_and_enum_and_string():
+    value = await caget('catest', format=FORMAT_CTRL)
+    assert value.units == 'mm' and value.precision == 4
+    assert value.upper_disp_limit == 20 and value.lower_disp_limit == -20
+    assert value.upper_alarm_limit == 20 and value.lower_alarm_limit == -20
+    assert value.upper_warning_limit == 10 and value.lower_warning_limit == -10
+    assert value.upper_ctrl_limit == 0 and value.lower_ctrl_limit == 0
+    assert value.severity in (0, 1, 2)
+    enum = await caget('cabo', format=FORMAT_CTRL)
+    assert enum.enums == ['Done', 'Busy'] and isinstance(enum, dbr.ca_int)
+    text = await caget('castr', format=FORMAT_CTRL)      # no CTRL for strings: TIME instead
+    assert isinstance(text, dbr.ca_str) and hasattr(text, 'timestamp')
+    long_value = await caget('calong', format=FORMAT_CTRL)
+    assert long_value.upper_disp_limit == 5 and not hasattr(long_value, 'precision')
+
+
+@pytest.mark.parametrize('datatype, cls, expected', [
+    (DBR_STRING, dbr.ca_str, '2.5000'), (DBR_SHORT, dbr.ca_int, 2), (DBR_FLOAT, dbr.ca_float, 2.5),
+    (DBR_ENUM, dbr.ca_int, 2), (DBR_CHAR, dbr.ca_int, 2), (DBR_LONG, dbr.ca_int, 2),
+    (DBR_DOUBLE, dbr.ca_float, 2.5), (float, dbr.ca_float, 2.5), (int, dbr.ca_int, 2),
+    (str, dbr.ca_str, '2.5000'), (numpy.int16, dbr.ca_int, 2), (bytes, dbr.ca_bytes, b'2.5000'),
+])
+async def test_datatypes(datatype, cls, expected):
+    await caput('catest', 2.5, wait=True)
+    for format in (FORMAT_RAW, FORMAT_TIME, FORMAT_CTRL):
+        value = await caget('catest', datatype=datatype, format=format)
+        assert type(value) is cls and value == expected, (datatype, format, value)
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_enum_str_and_special_types():
+    await caput('cabo', 1, wait=True)
+    assert await caget('cabo', datatype=DBR_ENUM_STR) == 'Busy'
+    assert await caget('catest', datatype=DBR_ENUM_STR) == await caget('catest')  # not an enum
+    assert await caget('cabo') == 1
+    await caput('cabo', 'Done', wait=True)
+    assert await caget('cabo') == 0
+    assert await caget('catest', datatype=DBR_CLASS_NAME) == 'ao'
+    ack = await caget('catest', datatype=DBR_STSACK_STRING)
+    assert isinstance(ack, dbr.ca_str) and hasattr(ack, 'ackt') and hasattr(ack, 'acks')
+
+
+async def test_char_string_pseudo_types():
+    await caput('aio:text.VAL$', 'héllo wörld', datatype=DBR_CHAR_STR, wait=True)
+    text = await caget('aio:text.VAL$')           # a CHAR array named ...$: text by default
+    assert type(text) is dbr.ca_str and text == 'héllo wörld'
+    assert await caget('aio:text.VAL$', datatype=DBR_CHAR_STR) == 'héllo wörld'
+    assert await caget('aio:text.VAL$', datatype=DBR_CHAR_UNICODE) == 'héllo wörld'
+    raw = await caget('aio:text.VAL$', datatype=DBR_CHAR_BYTES)
+    assert type(raw) is dbr.ca_bytes and raw == 'héllo wörld'.encode()
+    await caput('cawaveuc', 'abc', datatype=DBR_CHAR_STR, wait=True)
+    assert await caget('cawaveuc', datatype=DBR_CHAR_STR) == 'abc'
+    array = await caget('cawaveuc', count=-1)
+    assert isinstance(array, dbr.ca_array) and array.dtype == numpy.uint8
+    assert list(array[:3]) == [97, 98, 99]
+    assert await caget('aio:text.VAL$', datatype=DBR_CHAR_STR, format=FORMAT_TIME) == 'héllo wörld'
+
+
+async def test_waveforms_and_count():
+    data = numpy.arange(20, dtype=float)
+    await caput('cawave', data, wait=True)
+    whole = await caget('cawave')
+    assert type(whole) is dbr.ca_array and whole.dtype == numpy.float64
+    assert numpy.array_equal(whole, data) and whole.name == 'cawave' and whole.ok
+    assert whole.element_count == 20
+    first = await caget('cawave', count=5)
+    assert numpy.array_equal(first, data[:5])
+    assert len(await caget('cawave', count=1)) == 1          # still an array
+    assert len(await caget('cawave', count=100)) == 20       # at most the native count
+    assert len(await caget('cawave', count=-1)) == 20
+    await caput('cawave', [1, 2, 3], wait=True)              # NORD 3
+    assert numpy.array_equal(await caget('cawave'), [1, 2, 3])   # count 0: current length
+    assert len(await caget('cawave', count=-1)) == 20
+    timed = await caget('cawave', format=FORMAT_TIME)
+    assert hasattr(timed, 'timestamp') and numpy.array_equal(timed, [1, 2, 3])
+    assert (await caget('cawave', format=FORMAT_CTRL)).precision == 4
+    floats = await caget('cawavef', datatype=DBR_FLOAT, count=3)
+    assert floats.dtype == numpy.float32
+    await caput('cawaves', ['a', 'bb', 'ccc'], wait=True)
+    strings = await caget('cawaves')
+    assert isinstance(strings, dbr.ca_array) and list(strings) == ['a', 'bb', 'ccc']
+    raw_strings = await caget('cawaves', datatype=bytes)
+    assert list(raw_strings) == [b'a', b'bb', b'ccc']
+
+
+async def test_caput_forms():
+    assert (await caput('catest', 3.25)).ok
+    assert await caget('catest') == 3.25
+    result = await caput(['catest', 'calong'], [4.5, 7], wait=True)
+    assert [r.ok for r in result] == [True, True] and all(isinstance(r, CANothing) for r in result)
+    assert await caget(['catest', 'calong']) == [4.5, 7]
+    await caput(['catest', 'calong'], 2, repeat_value=True, wait=True)
+    assert await caget(['catest', 'calong']) == [2, 2]
+    await caput(['castr', 'castr'], 'same text', wait=True)      # a str goes to every PV
+    assert await caget('castr') == 'same text'
+    await caput('calong', 2.7, wait=True)                         # numpy casting, as aioca
+    assert await caget('calong') == 2
+    await caput('catest', '6.5', wait=True)                       # text: the server converts
+    assert await caget('catest') == 6.5
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_caput_missing_and_failures():
+    with pytest.raises(CANothing) as raised:
+        await caput(MISSING, 1, timeout=0.3)
+    assert raised.value.errorcode == ECA.TIMEOUT
+    nothing = await caput(MISSING, 1, timeout=0.3, throw=False)
+    assert not nothing.ok
+    results = await caput(['catest', MISSING], 1.5, timeout=0.3, throw=False)
+    assert results[0].ok and not results[1].ok
+    with pytest.raises(CANothing) as raised:
+        # RTYP cannot be changed: the server refuses the put it was asked to confirm
+        await caput('catest.RTYP', 'bo', wait=True)
+    assert raised.value.errorcode == ECA.PUTFAIL
+    failed = await caput('catest.RTYP', 'bo', wait=True, throw=False)
+    assert isinstance(failed, CANothing) and failed.errorcode == ECA.PUTFAIL
+
+
+async def test_connect_and_cainfo():
+    assert (await connect('catest')).ok
+    results = await connect(['catest', MISSING], timeout=0.3, throw=False)
+    assert results[0].ok and not results[1].ok
+    assert (await connect(MISSING + 'x', wait=False)).ok       # queued, not waited for
+    info = await cainfo('cawave')
+    assert isinstance(info, aioca.CAInfo) and info.ok and info.name == 'cawave'
+    assert info.state == 2 and info.read and info.write
+    assert info.count == 20 and info.datatype == DBR_DOUBLE
+    assert info.host.startswith('127.0.0.1:') or ':' in info.host
+    assert 'State: connected' in str(info) and 'Data type: double' in str(info)
+    infos = await cainfo(['catest', 'castr'])
+    assert [i.datatype for i in infos] == [DBR_DOUBLE, DBR_STRING]
+    never = await cainfo(MISSING, wait=False)
+    assert never.state == 0 and never.count == 0 and never.datatype == 7
+    names = {info.name: info for info in aioca.get_channel_infos()}
+    assert names['catest'].connected and not names[MISSING].connected
+    assert all(isinstance(i, aioca.ChannelInfo) for i in names.values())
+
+
+async def test_cancel_a_task_waiting_in_caget():
+    task = asyncio.ensure_future(caget(MISSING, timeout=None))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # a cancelled read of a connected PV: its late completion is dropped quietly
+    task = asyncio.ensure_future(caget('cawave', count=-1))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.2)
+    assert await caget('catest') == 1.5
+
+
+async def test_exceptions_are_epicscorelibs_classes():
+    assert aioca.CANothing is not cadef.CAException
+    assert issubclass(CANothing, Exception)
+    nothing = CANothing('x', cadef.ECA_DISCONN)
+    assert repr(nothing) == "CANothing('x', 192)" and not nothing
+    assert CANothing('x').ok and bool(CANothing('x'))
+
+
+async def test_public_names_match_aioca():
+    expected = {
+        'Subscription', 'caput', 'caget', 'camonitor', 'connect', 'cainfo', 'CAInfo',
+        'CANothing', 'ChannelInfo', 'get_channel_infos', 'purge_channel_caches', 'run',
+        '__version__', 'DBE_VALUE', 'DBE_LOG', 'DBE_ALARM', 'DBE_PROPERTY', 'DBR_STRING',
+        'DBR_SHORT', 'DBR_FLOAT', 'DBR_ENUM', 'DBR_CHAR', 'DBR_LONG', 'DBR_DOUBLE',
+        'DBR_CHAR_STR', 'DBR_CHAR_UNICODE', 'DBR_ENUM_STR', 'DBR_CHAR_BYTES', 'DBR_PUT_ACKT',
+        'DBR_PUT_ACKS', 'DBR_STSACK_STRING', 'DBR_CLASS_NAME', 'FORMAT_RAW', 'FORMAT_TIME',
+        'FORMAT_CTRL', 'ca_extra_fields'}
+    assert set(aioca.__all__) == expected
+    for name in expected:
+        assert getattr(aioca, name) is not None
+    assert aioca.DBR_CHAR_STR == dbr.DBR_CHAR_STR and aioca.DBE_VALUE == cadef.DBE_VALUE

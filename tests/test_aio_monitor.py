@@ -1,0 +1,395 @@
+"""caffi.aio.camonitor against the reference IOC: values, merging, coroutine and raising
+callbacks, closing, disconnection across an IOC restart, garbage collection."""
+import asyncio
+import gc
+import time
+import weakref
+
+import numpy
+import pytest
+
+pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+from epicscorelibs.ca import dbr
+
+import caffi.ca as ca
+import caffi.aio as aioca
+from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_TIME, CANothing,
+                       Subscription, caget, camonitor, caput, connect, get_channel_infos)
+from caffi.constants import ECA
+
+pytestmark = [pytest.mark.usefixtures('ioc'), pytest.mark.asyncio]
+
+BURST = 'aio:burst'
+
+
+async def until(condition, timeout=5.0, message='condition not met'):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        await asyncio.sleep(0.01)
+
+
+async def burst_channel():
+    """A caffi.ca channel to the burst record, written synchronously (no loop turn between
+    puts, so every update waits in the ring until the test yields). It is made after a
+    caffi.aio call, in caffi.aio's preemptive context (a first caffi.ca call would give this
+    thread libca's implicit non-preemptive one)."""
+    await connect(BURST)
+    status, chid = ca.create_channel(BURST)
+    assert status == ECA.NORMAL
+    assert ca.pend_io(5) == ECA.NORMAL
+    return chid
+
+
+def write_burst(chid, values, chunk=50):
+    """Puts in chunks, a few ms apart: the IOC's queue for this client then never overflows
+    (when it does, the server merges updates before they reach the client)."""
+    values = list(values)
+    for start in range(0, len(values), chunk):
+        for value in values[start:start + chunk]:
+            assert ca.put(chid, float(value)) == ECA.NORMAL
+        ca.flush_io()
+        time.sleep(0.005)
+
+
+def ring_updates(subscription):
+    """Updates the subscription's MonitorGroup member received from libca (white box: what
+    the callbacks must account for, delivered or merged)."""
+    return subscription._feed.group.stats(subscription._member_index)['updates']
+
+
+async def test_monitor_single_pv_values():
+    await caput('catest', 1.5, wait=True)
+    values = []
+    subscription = camonitor('catest', values.append)
+    assert isinstance(subscription, Subscription) and subscription.name == 'catest'
+    await until(lambda: values, message='no initial value')
+    assert type(values[0]) is dbr.ca_float and values[0] == 1.5
+    assert values[0].name == 'catest' and values[0].ok and values[0].element_count == 1
+    await caput('catest', 2.5, wait=True)
+    await until(lambda: values[-1] == 2.5)
+    assert not hasattr(values[-1], 'timestamp')          # FORMAT_RAW: no time fields
+    subscription.close()
+    assert subscription.state == Subscription.CLOSED
+    await caput('catest', 1.5, wait=True)
+    await asyncio.sleep(0.3)
+    assert values[-1] == 2.5
+    subscription.close()                                  # idempotent
+
+
+async def test_monitor_list_passes_the_index():
+    seen = {}
+    subscriptions = camonitor(['catest', 'calong', 'castr'],
+                              lambda value, index: seen.setdefault(index, value))
+    assert isinstance(subscriptions, list) and len(subscriptions) == 3
+    await until(lambda: len(seen) == 3)
+    assert seen[0].name == 'catest' and seen[1].name == 'calong' and seen[2].name == 'castr'
+    assert type(seen[2]) is dbr.ca_str and type(seen[1]) is dbr.ca_int
+    for subscription in subscriptions:
+        subscription.close()
+
+
+async def test_monitor_format_time_fields():
+    values = []
+    subscription = camonitor('catest', values.append, format=FORMAT_TIME)
+    await until(lambda: values)
+    await caput('catest', 12.0, wait=True)                # MINOR alarm
+    await until(lambda: values[-1] == 12.0)
+    value = values[-1]
+    read = await caget('catest', format=FORMAT_TIME)
+    assert value.severity == read.severity == 1 and value.status == read.status
+    # the ring keeps the stamp as a double (0.24 us apart at today's seconds): rounded to the
+    # microsecond it may land on the neighbouring one
+    assert abs(value.timestamp - read.timestamp) < 2.5e-6
+    assert value.raw_stamp[0] == read.raw_stamp[0]
+    assert abs(value.raw_stamp[1] - read.raw_stamp[1]) < 1000   # kept as a double in the ring
+    assert value.datetime.year >= 2024
+    await caput('catest', 1.5, wait=True)
+    subscription.close()
+
+
+async def test_monitor_format_ctrl_and_types():
+    values, texts, waves, enums, longs = [], [], [], [], []
+    subscriptions = [
+        camonitor('catest', values.append, format=FORMAT_CTRL),
+        camonitor('castr', texts.append),
+        camonitor('cawave', waves.append, count=5),
+        camonitor('cabo', enums.append, datatype=DBR_STRING),
+        camonitor('aio:text.VAL$', longs.append, datatype=DBR_CHAR_STR),
+    ]
+    await caput('castr', 'monitored', wait=True)
+    await caput('cawave', numpy.arange(20.0), wait=True)
+    await caput('cabo', 1, wait=True)
+    await caput('aio:text.VAL$', 'a long string ' * 5, datatype=DBR_CHAR_STR, wait=True)
+    await until(lambda: values and texts and texts[-1] == 'monitored' and waves
+                and len(waves[-1]) == 5 and waves[-1][4] == 4 and enums and enums[-1] == 'Busy'
+                and longs and longs[-1] == 'a long string ' * 5)
+    assert values[-1].units == 'mm' and values[-1].precision == 4
+    assert values[-1].upper_alarm_limit == 20
+    assert type(waves[-1]) is dbr.ca_array and waves[-1].dtype == numpy.float64
+    assert waves[-1].name == 'cawave' and waves[-1].element_count == 20
+    assert type(longs[-1]) is dbr.ca_str
+    await caput('cawave', [7.0, 8.0], wait=True)          # fewer elements than the count
+    await until(lambda: list(waves[-1][:2]) == [7.0, 8.0])
+    for subscription in subscriptions:
+        subscription.close()
+
+
+async def test_all_updates_delivers_every_update_in_order():
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append, all_updates=True)
+    await until(lambda: values and values[-1] == -1)
+    write_burst(chid, range(500))
+    time.sleep(0.5)             # the loop is blocked: the updates gather in the ring
+    await until(lambda: values[-1] == 499)
+    received = [v for v in values if v >= 0]
+    assert received == list(range(500))
+    assert subscription.dropped_callbacks == 0
+    assert ring_updates(subscription) == len(values)
+    subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_merged_updates_deliver_the_latest_and_count_the_rest():
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append)
+    await until(lambda: values and values[-1] == -1)
+    before = len(values)
+    write_burst(chid, range(500))
+    time.sleep(0.5)             # one batch waits for the loop
+    await until(lambda: values[-1] == 499)
+    delivered = len(values) - before
+    assert delivered < 50, delivered          # merged, not 500 callbacks
+    assert subscription.dropped_callbacks > 400
+    assert len(values) + subscription.dropped_callbacks == ring_updates(subscription)
+    assert values[before:] == sorted(values[before:])      # still in order
+    subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_fast_counter_merged_vs_every_update():
+    every, latest = [], []
+    all_subscription = camonitor('aio:fast', every.append, all_updates=True)
+    merged_subscription = camonitor('aio:fast', latest.append)
+    await until(lambda: len(every) >= 3)
+    time.sleep(1.0)             # about ten updates arrive while the loop is busy
+    await until(lambda: every[-1] > every[0] + 6 and latest[-1] == every[-1])
+    numbers = [int(v) for v in every]
+    assert numbers == list(range(numbers[0], numbers[-1] + 1))       # none missing
+    # merged: one callback for the updates of the busy second (a loaded IOC may scan slower)
+    assert merged_subscription.dropped_callbacks >= 2
+    assert len(latest) + merged_subscription.dropped_callbacks >= len(every) - 1
+    all_subscription.close()
+    merged_subscription.close()
+
+
+async def test_coroutine_callbacks_run_one_at_a_time():
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    values, running = [], []
+
+    async def slow(value):
+        running.append(value)
+        assert len(running) == 1, 'two callbacks of one subscription at once'
+        await asyncio.sleep(0.001)
+        values.append(value)
+        running.remove(value)
+
+    subscription = camonitor(BURST, slow, all_updates=True)
+    await until(lambda: values and values[-1] == -1)
+    write_burst(chid, range(50))
+    await until(lambda: values[-1] == 49)
+    assert [v for v in values if v >= 0] == list(range(50))
+    merged = []
+
+    async def slow_merged(value):
+        await asyncio.sleep(0.05)
+        merged.append(value)
+
+    merged_subscription = camonitor(BURST, slow_merged)
+    await until(lambda: merged)
+    write_burst(chid, range(100, 150))
+    await until(lambda: merged[-1] == 149)
+    assert len(merged) < 20 and merged_subscription.dropped_callbacks > 0
+    subscription.close()
+    merged_subscription.close()
+    ca.clear_channel(chid)
+
+
+async def test_raising_callback_is_reported_and_goes_on(capfd):
+    calls = []
+
+    def fails(value):
+        calls.append(value)
+        raise RuntimeError('callback failure for the test')
+
+    async def fails_async(value):
+        calls.append(value)
+        raise ValueError('async callback failure for the test')
+
+    subscription = camonitor('catest', fails)
+    async_subscription = camonitor('catest', fails_async)
+    await until(lambda: len(calls) >= 2)
+    await caput('catest', 3.5, wait=True)
+    await until(lambda: calls.count(3.5) == 2, message='the subscriptions stopped')
+    err = capfd.readouterr().err
+    assert 'Subscription catest callback raised exception' in err
+    assert 'callback failure for the test' in err and 'async callback failure' in err
+    assert subscription.state == Subscription.OPEN
+    subscription.close()
+    async_subscription.close()
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_close_inside_the_callback():
+    chid = await burst_channel()
+    values = []
+
+    def once(value):
+        values.append(value)
+        subscription.close()
+
+    subscription = camonitor(BURST, once, all_updates=True)
+    await until(lambda: values)
+    write_burst(chid, range(20))
+    time.sleep(0.2)
+    await asyncio.sleep(0.3)
+    assert len(values) == 1 and subscription.state == Subscription.CLOSED
+    ca.clear_channel(chid)
+
+
+async def test_connect_timeout_reports_then_waits():
+    values = []
+    subscription = camonitor('aio:never:there', values.append, connect_timeout=0.2)
+    await until(lambda: values)
+    assert isinstance(values[0], CANothing) and values[0].errorcode == ECA.TIMEOUT
+    assert not values[0].ok
+    subscription.close()
+
+
+async def test_notify_disconnect_across_ioc_restart(restartable_ioc):
+    values, quiet, ctrl = [], [], []
+    subscription = camonitor('catest', values.append, notify_disconnect=True, format=FORMAT_TIME)
+    quiet_subscription = camonitor('catest', quiet.append)
+    # FORMAT_CTRL goes through caffi.ca callbacks, not a ring: its disconnection comes from
+    # the channel's connection callback
+    ctrl_subscription = camonitor('catest', ctrl.append, notify_disconnect=True,
+                                  format=FORMAT_CTRL)
+    await until(lambda: values and quiet and ctrl)
+    restartable_ioc.stop()
+    await until(lambda: isinstance(values[-1], CANothing), timeout=30,
+                message='no disconnection reported')
+    nothing = values[-1]
+    assert not nothing.ok and nothing.errorcode == ECA.DISCONN and nothing.name == 'catest'
+    assert not any(isinstance(v, CANothing) for v in quiet)
+    await until(lambda: isinstance(ctrl[-1], CANothing), timeout=10)
+    assert ctrl[-1].errorcode == ECA.DISCONN
+    restartable_ioc.start()
+    await until(lambda: not isinstance(values[-1], CANothing), timeout=60,
+                message='no value after the reconnection')
+    assert values[-1].ok and hasattr(values[-1], 'timestamp')
+    await until(lambda: len(quiet) >= 2, timeout=30)
+    assert (await caget('catest')) == values[-1]
+    await until(lambda: not isinstance(ctrl[-1], CANothing), timeout=30)
+    assert ctrl[-1].units == 'mm'
+    subscription.close()
+    quiet_subscription.close()
+    ctrl_subscription.close()
+
+
+async def test_subscription_lifetimes():
+    await connect('catest')
+    values = []
+    camonitor('catest', values.append, events=DBE_VALUE)      # no reference kept
+    gc.collect()
+    await until(lambda: values)
+    await caput('catest', 4.5, wait=True)
+    await until(lambda: values[-1] == 4.5, message='an unreferenced subscription stopped')
+    subscription = camonitor('catest', values.append)
+    await until(lambda: any(i.name == 'catest' and i.subscriber_count == 2
+                            for i in get_channel_infos()))
+    reference = weakref.ref(subscription)
+    subscription.close()
+    del subscription
+    await asyncio.sleep(0.05)
+    gc.collect()
+    assert reference() is None, 'a closed subscription was kept alive'
+    await caput('catest', 1.5, wait=True)
+
+
+COMPARED_FIELDS = ['name', 'ok', 'datatype', 'element_count', 'severity', 'status', 'units',
+                   'precision', 'enums', 'upper_disp_limit', 'lower_ctrl_limit', 'ackt', 'acks']
+
+
+def same_value(a, b):
+    if isinstance(a, numpy.ndarray):
+        return isinstance(b, numpy.ndarray) and a.dtype == b.dtype and numpy.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize('pv, datatype, format, count', [
+    ('catest', None, 0, 0), ('catest', None, FORMAT_TIME, 0), ('catest', None, FORMAT_CTRL, 0),
+    ('calong', float, FORMAT_TIME, 0), ('catest', DBR_STRING, 0, 0), ('castr', None, 0, 0),
+    ('castr', bytes, FORMAT_TIME, 0), ('cabo', None, FORMAT_CTRL, 0),
+    ('cabo', aioca.DBR_ENUM_STR, FORMAT_TIME, 0), ('cawave', None, 0, 0),
+    ('cawave', None, FORMAT_TIME, 3), ('cawave', aioca.DBR_FLOAT, 0, -1),
+    ('cawave', None, FORMAT_CTRL, 0), ('cawaves', None, 0, 0), ('cawaves', str, FORMAT_TIME, 2),
+    ('cawavec', None, FORMAT_TIME, 0), ('cawavec', aioca.DBR_CHAR_STR, 0, 0),
+    ('cawavec', aioca.DBR_CHAR_BYTES, FORMAT_TIME, 0), ('aio:text.VAL$', None, 0, 0),
+    ('aio:text.VAL$', aioca.DBR_CHAR_UNICODE, FORMAT_TIME, 0),
+    ('catest', aioca.DBR_STSACK_STRING, 0, 0), ('catest', aioca.DBR_CLASS_NAME, 0, 0),
+    ('cawaveh', None, FORMAT_TIME, 10), ('cawavel', int, 0, 5),
+])
+async def test_monitor_values_match_caget(pv, datatype, format, count):
+    """The first value of a monitor is what caget reads: same type, value and fields (the
+    rings' path and the callback path against caffi.ca's get)."""
+    await caput('cawave', [1.5, 2.5, 3.5], wait=True)
+    await caput('cawaves', ['x', 'yy'], wait=True)
+    await caput('cawavec', [104, 105], wait=True)
+    await caput('cawaveh', list(range(12)), wait=True)
+    await caput('cawavel', list(range(7)), wait=True)
+    await caput('aio:text.VAL$', 'text', datatype=DBR_CHAR_STR, wait=True)
+    read = await caget(pv, datatype=datatype, format=format, count=count)
+    values = []
+    subscription = camonitor(pv, values.append, datatype=datatype, format=format, count=count)
+    await until(lambda: values)
+    subscription.close()
+    value = values[0]
+    assert type(value) is type(read), (value, read)
+    assert same_value(value, read), (value, read)
+    for field in COMPARED_FIELDS:
+        assert hasattr(value, field) == hasattr(read, field), field
+        if hasattr(read, field):
+            assert same_value(getattr(value, field), getattr(read, field)), field
+    assert hasattr(value, 'timestamp') == hasattr(read, 'timestamp')
+    if hasattr(read, 'timestamp'):       # the ring's double stamp: to a microsecond
+        assert abs(value.timestamp - read.timestamp) < 2.5e-6
+
+
+async def test_ring_overflow_counts_as_dropped(monkeypatch):
+    """A loop that falls so far behind that the group's ring fills: the updates the ring had to
+    drop are counted in dropped_callbacks, with all_updates=True too (white box: a small ring
+    for the groups of this test's loop)."""
+    from caffi.aio import _core
+    monkeypatch.setattr(_core, '_RING_ROWS', 16)
+    monkeypatch.setattr(_core, '_RING_MIN_ROWS', 16)
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    values = []
+    subscription = camonitor(BURST, values.append, all_updates=True, format=FORMAT_TIME)
+    await until(lambda: values and values[-1] == -1)
+    assert subscription._feed.group.depth == 16
+    write_burst(chid, range(200))
+    time.sleep(0.5)                 # the loop is blocked: the ring keeps the newest 16
+    await until(lambda: values[-1] == 199)
+    received = ring_updates(subscription)
+    assert subscription.dropped_callbacks > 0
+    assert len(values) + subscription.dropped_callbacks == received
+    assert values[-16:] == list(range(184, 200))       # drop_oldest: the newest survive
+    subscription.close()
+    ca.clear_channel(chid)
