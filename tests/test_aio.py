@@ -9,7 +9,7 @@ import time
 import numpy
 import pytest
 
-pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+import pytest_asyncio  # noqa: F401  (a test extra: these tests need it)
 from epicscorelibs.ca import cadef, dbr
 
 import caffi.aio as aioca

@@ -1,7 +1,6 @@
 """caffi.aio with other loops and threads, run(), uvloop, loops closing with subscriptions
 open, memory over 100,000 updates, an aioca script run unchanged, and a read-only PV."""
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+import pytest_asyncio  # noqa: F401  (a test extra: these tests need it)
 
 import caffi.aio as aioca
 import caffi.ca as ca
@@ -87,7 +86,7 @@ def test_run_and_plain_thread():
 
 
 def test_uvloop():
-    uvloop = pytest.importorskip('uvloop')
+    import uvloop
 
     def with_uvloop():
         loop = uvloop.new_event_loop()
@@ -187,7 +186,6 @@ def test_aioca_script_runs_unchanged_on_caffi_aio():
     assert 'State: connected' in done.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec('aioca') is None, reason='aioca not installed')
 def test_the_same_script_on_aioca_itself():
     done = run_script(SCRIPT_ARGS, module_alias=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,7 +8,7 @@ import weakref
 import numpy
 import pytest
 
-pytest.importorskip('pytest_asyncio', reason='pytest-asyncio (a test extra) is not installed')
+import pytest_asyncio  # noqa: F401  (a test extra: these tests need it)
 from epicscorelibs.ca import dbr
 
 import caffi.ca as ca
