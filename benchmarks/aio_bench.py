@@ -402,11 +402,11 @@ def main():
     runs, one, cg = Runs(), OneRuns(), CagetRuns()
     failures, failed_at, why = [], {}, {}
 
-    def failed(name, what, exc, peer):
+    def failed(name, key, what, exc, peer):
         text = str(exc)[-1500:]
-        if peer:        # a peer that fails is reported and left out from this config on
-            failed_at[name] = what
-            why[name] = "failed at %s: %s" % (what, text)
+        if peer:        # a peer that fails is reported and left out from this case on
+            failed_at[key] = what       # (many: from this N on; it fails so with more PVs)
+            why["%s %s" % (name, what)] = text
             print("  %s left out from %s on: %s" % (name, what, text), flush=True)
         else:
             failures.append("%s %s" % (name, what))
@@ -424,7 +424,7 @@ def main():
                 for n in args.ns:
                     timeout = 30.0 + n / 200.0
                     for sub in subs:
-                        if sub in failed_at:
+                        if n >= failed_at.get(("many", sub), n + 1):
                             continue
                         if sub == "C":
                             argv, extra = [os.path.join(BUILD_DIR, "ca_many_subscriber"),
@@ -440,7 +440,11 @@ def main():
                                            args.warmup + args.window + timeout + 60,
                                            "%s N=%d" % (sub, n))
                         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
-                            failed(sub, "N=%d" % n, exc, sub.startswith("aioca"))
+                            if sub.startswith("aioca"):
+                                failed(sub, ("many", sub), "N=%d" % n, exc, True)
+                                failed_at[("many", sub)] = n
+                            else:
+                                failed(sub, None, "N=%d" % n, exc, False)
                             continue
                         runs.add(n, sub, rep, r)
                         r = runs.get(n, sub)[-1]
@@ -454,7 +458,7 @@ def main():
                 caget_subs = ["C"] + libs
                 for rep in range(args.repeats):
                     for sub in caget_subs:
-                        if sub in failed_at:
+                        if ("caget", sub) in failed_at:
                             continue
                         if sub == "C":
                             argv, extra = [os.path.join(BUILD_DIR, "ca_caget_many"), PREFIX,
@@ -467,7 +471,7 @@ def main():
                             r = run_client(argv, dict(env, **extra), pin, 120,
                                            "caget %s" % sub)
                         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
-                            failed(sub, "caget", exc, sub == "aioca")
+                            failed(sub, ("caget", sub), "caget", exc, sub == "aioca")
                             continue
                         cg.add(sub, rep, r)
                         r = cg.get(sub)[-1]
@@ -485,7 +489,7 @@ def main():
                 for name in args.subjects:
                     s = ONE_SUBJECTS[name]
                     for sub in subs:
-                        if sub in failed_at:
+                        if ("one", name, sub) in failed_at:
                             continue
                         if sub == "C":
                             argv, extra = [os.path.join(BUILD_DIR, "ca_subscriber"), s.pv,
@@ -504,7 +508,7 @@ def main():
                                 lambda: run_client(argv, dict(env, **extra), pin, limit,
                                                    "%s %s" % (sub, name)))
                         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
-                            failed(sub, name, exc, sub.startswith("aioca"))
+                            failed(sub, ("one", name, sub), name, exc, sub.startswith("aioca"))
                             continue
                         one.add(name, sub, rep, r, pub)
                         r = one.get(name, sub)[-1]
@@ -523,8 +527,10 @@ def main():
         one_table(one, args.subjects, subs)
     if "caget" in args.parts:
         caget_table(cg, ["C"] + libs, CAGET_N, args.caget_iterations)
-    for name, reason in list(skipped.items()) + list(why.items()):
+    for name, reason in skipped.items():
         print("\n%s not measured: %s" % (name, reason))
+    for name, reason in why.items():
+        print("\n%s failed (left out from there on): %s" % (name, reason))
     target_table(runs, one, cg)
     floors_failed, floors_passed = (check_floors(runs, one, cg, have_caffi_aio)
                                     if args.short else ([], 0))

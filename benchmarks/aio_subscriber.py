@@ -23,8 +23,10 @@ the same for both.  ALL_UPDATES is ``1`` or ``0`` (camonitor's ``all_updates``).
   Keys as ca_caget_many.c's.
 
 CPU is getrusage(RUSAGE_SELF): user + sys of every thread of the process (libca's, the event
-loop's).  One JSON line goes to stdout; the process then leaves with os._exit(0) (aioca
-finalizes libca in an atexit handler that may race the last updates; the result is out).
+loop's).  The many / one windows are timed by a thread of their own (see measured_by_thread:
+an event loop that falls behind must not stretch the window, or never end it), which reads
+the callback's counters.  One JSON line goes to stdout; the process then leaves with
+os._exit(0) (aioca finalizes libca in an atexit handler that may race the last updates).
 """
 import asyncio
 import importlib
@@ -32,16 +34,49 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)    # under peer_launcher.py (python -I, runpy) the script's directory
-from many_pv_subscriber import Tally, measure_async, rss_bytes  # noqa: E402  is not on sys.path
+sys.path.insert(0, HERE)    # under peer_launcher.py (python -I, runpy) the script's
+#                             directory is not on sys.path
+from many_pv_subscriber import Tally, result_of, rss_bytes, sample  # noqa: E402
 
 
 def cpu_sample():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_minflt
+
+
+def finish(result):
+    """Print the one JSON line and leave at once (aioca finalizes libca in an atexit handler
+    that may race the last updates; the result is out)."""
+    print(json.dumps(result), flush=True)
+    sys.stderr.flush()
+    os._exit(0)
+
+
+async def measured_by_thread(window_result):
+    """The window is timed by a thread of its own, not by the event loop: a library whose loop
+    falls behind (aioca runs every queued callback in one loop callback that does not return
+    while libca keeps queueing more) would never get back to an ``asyncio.sleep`` timer and the
+    window would never end.  The thread samples the counters and the process CPU, prints the
+    result and ends the process; the loop only keeps running meanwhile."""
+    def run():
+        try:
+            result = window_result()
+            result['backend'] = BACKEND[0]
+        except BaseException as exc:  # noqa: BLE001  (report it, do not hang)
+            print('aio_subscriber: measuring thread failed: %r' % exc, file=sys.stderr,
+                  flush=True)
+            os._exit(1)
+        finish(result)
+
+    threading.Thread(target=run, name='window', daemon=True).start()
+    await asyncio.get_running_loop().create_future()       # until the thread ends the process
+
+
+BACKEND = ['?']
 
 
 def dropped(subscriptions):
@@ -69,14 +104,16 @@ async def run_many(mod, prefix, n, window, warmup, timeout, all_updates):
     subscriptions = mod.camonitor(names, on_update, format=mod.FORMAT_TIME,
                                   all_updates=all_updates)
 
-    async def idle(seconds):
-        await asyncio.sleep(seconds)
+    def window_result():
+        time.sleep(warmup)
+        start = sample(tally, None)
+        time.sleep(window)
+        end = sample(tally, None)
+        result = result_of(start, end, n)
+        result.update(connect_s=connect_s, dropped_callbacks=dropped(subscriptions))
+        return result
 
-    result = await measure_async(tally, idle, window, warmup)
-    result.update(connect_s=connect_s, dropped_callbacks=dropped(subscriptions))
-    for subscription in subscriptions:
-        subscription.close()
-    return result
+    await measured_by_thread(window_result)
 
 
 async def run_one(mod, pv, fmt, window, warmup, all_updates):
@@ -103,20 +140,22 @@ async def run_one(mod, pv, fmt, window, warmup, all_updates):
     subscription = mod.camonitor(pv, on_update,
                                  format=mod.FORMAT_TIME if fmt == 'time' else mod.FORMAT_RAW,
                                  all_updates=all_updates)
-    await asyncio.sleep(warmup)
-    u0, m0, c0, t0 = state['updates'], state['missed'], cpu_sample(), time.perf_counter()
-    await asyncio.sleep(window)
-    u1, m1, c1, t1 = state['updates'], state['missed'], cpu_sample(), time.perf_counter()
-    subscription.close()
-    n, seconds = u1 - u0, t1 - t0
-    user, system = c1[0] - c0[0], c1[1] - c0[1]
-    return {'updates': n, 'missed': m1 - m0, 'seconds': seconds, 'cpu_s': user + system,
-            'cpu_user_s': user, 'cpu_sys_s': system,
-            'cpu_us_per_update': (user + system) * 1e6 / n if n else None,
-            'updates_per_s': n / seconds, 'elements': state['elements'],
-            'mb_per_s': n * 8 * max(1, state['elements']) / seconds / 1e6,
-            'vol_ctx_switches': c1[2] - c0[2], 'minor_faults': c1[3] - c0[3],
-            'dropped_callbacks': dropped([subscription]), 'rss_bytes': rss_bytes()}
+    def window_result():
+        time.sleep(warmup)
+        u0, m0, c0, t0 = state['updates'], state['missed'], cpu_sample(), time.perf_counter()
+        time.sleep(window)
+        u1, m1, c1, t1 = state['updates'], state['missed'], cpu_sample(), time.perf_counter()
+        n, seconds = u1 - u0, t1 - t0
+        user, system = c1[0] - c0[0], c1[1] - c0[1]
+        return {'updates': n, 'missed': m1 - m0, 'seconds': seconds, 'cpu_s': user + system,
+                'cpu_user_s': user, 'cpu_sys_s': system,
+                'cpu_us_per_update': (user + system) * 1e6 / n if n else None,
+                'updates_per_s': n / seconds, 'elements': state['elements'],
+                'mb_per_s': n * 8 * max(1, state['elements']) / seconds / 1e6,
+                'vol_ctx_switches': c1[2] - c0[2], 'minor_faults': c1[3] - c0[3],
+                'dropped_callbacks': dropped([subscription]), 'rss_bytes': rss_bytes()}
+
+    await measured_by_thread(window_result)
 
 
 async def run_caget(mod, prefix, n, iterations, timeout):
@@ -145,6 +184,7 @@ def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     mod = importlib.import_module(sys.argv[1])
+    BACKEND[0] = '%s %s' % (mod.__name__, getattr(mod, '__version__', '?'))
     kind, args = sys.argv[2], sys.argv[3:]
     if kind == 'many':
         prefix, n, window, warmup, timeout, all_updates = args
@@ -158,11 +198,9 @@ def main():
         coro = run_caget(mod, prefix, int(n), int(iterations), float(timeout))
     else:
         sys.exit('aio_subscriber: unknown kind %r' % kind)
-    result = asyncio.run(coro)
-    result['backend'] = '%s %s' % (mod.__name__, getattr(mod, '__version__', '?'))
-    print(json.dumps(result), flush=True)
-    sys.stderr.flush()
-    os._exit(0)
+    result = asyncio.run(coro)          # many / one: the measuring thread ends the process
+    result['backend'] = BACKEND[0]
+    finish(result)
 
 
 if __name__ == '__main__':
