@@ -131,8 +131,12 @@ FLOORS = [
 # results
 # ---------------------------------------------------------------------------------------------
 
+TABLES = []     # (title, header, rows) of every table printed, for --markdown
+
+
 def print_table(title, hdr, rows, left=2):
     """monitor_bench's table, with the first *left* columns (names) left-aligned."""
+    TABLES.append((title, hdr, rows, left))
     print("\n" + title)
     if not rows:
         print("  (nothing measured)")
@@ -327,6 +331,17 @@ def check_floors(runs, one, cg, have_caffi_aio):
     return failed, passed
 
 
+def write_markdown(path, header):
+    """The printed tables as Markdown (for benchmarks/README.md)."""
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        for title, hdr, rows, left in TABLES:
+            f.write("\n%s\n\n| %s |\n|%s|\n" % (title, " | ".join(hdr), "|".join(
+                "---" if i < left else "---:" for i in range(len(hdr)))))
+            for row in rows:
+                f.write("| %s |\n" % " | ".join(str(x) for x in row))
+
+
 # ---------------------------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +374,7 @@ def parse_args():
     ap.add_argument("--client-cpu", default="1", help="CPU(s) for the client (1)")
     ap.add_argument("--no-build", action="store_true", help="skip building the C programs")
     ap.add_argument("--json", metavar="PATH", help="write the tables and every run here")
+    ap.add_argument("--markdown", metavar="PATH", help="write the tables as Markdown here")
     args = ap.parse_args()
     d = dict(ns="1000", repeats=2, window=2.0, warmup=1.0, one_window=1.5, one_warmup=0.5,
              caget_iterations=10) if args.short else dict(
@@ -570,6 +586,10 @@ def main():
         }
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    if args.markdown:
+        write_markdown(args.markdown, "aio_bench.py %s: %s, load average %s at the end" % (
+            " ".join(sys.argv[1:]), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            " ".join(open("/proc/loadavg").read().split()[:3])))
     if failures:
         print("\nfailed: " + ", ".join(failures))
     if args.short:
