@@ -54,18 +54,23 @@ class Sub:
     def __init__(self, name, module, peer=None):
         self.name, self.module, self.peer = name, module, peer
         self.env = {}
+        self.origin = None
 
     def prepare(self, env):
         """Install a peer / check that the module imports; raises RuntimeError if not."""
         if self.peer is not None:
             self.env = self.peer.prepare()
             return
-        proc = subprocess.run([sys.executable, "-c", "import %s" % self.module], env=env,
-                              capture_output=True, text=True)
+        # as the client will import it: sys.path[0] is benchmarks/ (for "python -c", the
+        # working directory), never the repository root, whose caffi/ is the source tree
+        proc = subprocess.run([sys.executable, "-c", "import %s as m; print(m.__file__)"
+                               % self.module], env=env, cwd=HERE, capture_output=True,
+                              text=True)
         if proc.returncode:
             lines = proc.stderr.strip().splitlines()
             raise RuntimeError("not importable (%s)" % (lines[-1] if lines else "rc=%d"
                                                            % proc.returncode))
+        self.origin = proc.stdout.strip()
 
     def argv(self, args):
         args = [SCRIPT, self.module] + [str(a) for a in args]
@@ -349,7 +354,7 @@ def write_markdown(path, header):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--short", action="store_true",
-                    help="CI mode: N = 1000, 2 repeats, short windows, no peers (C + caffi.aio), "
+                    help="CI mode: N = 1000, 3 repeats, short windows, no peers (C + caffi.aio), "
                     "CI floors checked; under 3 minutes")
     ap.add_argument("--parts", default="many,one,caget",
                     help="comma separated subset of: %(default)s")
@@ -362,7 +367,7 @@ def parse_args():
     ap.add_argument("--peers", action="store_true",
                     help="with --short: measure aioca too (installed on first use)")
     ap.add_argument("--no-peers", action="store_true", help="leave out aioca")
-    ap.add_argument("--repeats", type=int, help="repeats (3; short 2)")
+    ap.add_argument("--repeats", type=int, help="repeats (3; short 3)")
     ap.add_argument("--window", type=float, help="part 1 window [s] (5; short 2)")
     ap.add_argument("--warmup", type=float, help="part 1 warm-up [s] (2; short 1)")
     ap.add_argument("--one-window", type=float, help="part 2/3 window [s] (5; short 1.5)")
@@ -376,7 +381,7 @@ def parse_args():
     ap.add_argument("--json", metavar="PATH", help="write the tables and every run here")
     ap.add_argument("--markdown", metavar="PATH", help="write the tables as Markdown here")
     args = ap.parse_args()
-    d = dict(ns="1000", repeats=2, window=2.0, warmup=1.0, one_window=1.5, one_warmup=0.5,
+    d = dict(ns="1000", repeats=3, window=2.0, warmup=1.0, one_window=1.5, one_warmup=0.5,
              caget_iterations=10) if args.short else dict(
         ns="1000,5000", repeats=3, window=5.0, warmup=2.0, one_window=5.0, one_warmup=1.0,
         caget_iterations=20)
@@ -407,6 +412,9 @@ def main():
             skipped[name] = str(exc)
             print("%s skipped: %s" % (name, exc), flush=True)
     libs = [n for n in libs if n not in skipped]
+    for name in libs:
+        if LIBS[name].peer is None:
+            print("%s from %s" % (name, LIBS[name].origin), flush=True)
     have_caffi_aio = "caffi.aio" in libs
     subs = ["C"] + [label(lib, m) for lib in libs for m in args.modes]
     lib_of = {label(lib, m): (LIBS[lib], m) for lib in libs for m in args.modes}
