@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROGRAMS = ("ca_publisher", "ca_subscriber", "ca_roundtrip", "ca_many_subscriber")
+PROGRAMS = ("ca_publisher", "ca_subscriber", "ca_roundtrip", "ca_many_subscriber",
+            "ca_caget_many")
 
 
 def epics_paths():
