@@ -211,12 +211,56 @@ def _shut_down():
         pass
 
 
+class _Inbox:
+    """Calls from libca's threads into one loop. The first call of a burst wakes the loop
+    (call_soon_threadsafe: a self-pipe write); the others join its queue, so the replies of a
+    list caget cost one wake-up, not one each. The lock is never held while the calls run."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.calls = []
+        self.scheduled = False
+
+    def post(self, function, args):
+        with self.lock:
+            self.calls.append((function, args))
+            if self.scheduled:
+                return
+            self.scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._run)
+        except RuntimeError:      # the loop closed: nobody waits for these any more
+            with self.lock:
+                self.calls.clear()
+                self.scheduled = False
+
+    def _run(self):
+        with self.lock:
+            calls, self.calls = self.calls, []
+            self.scheduled = False
+        for function, args in calls:
+            try:
+                function(*args)
+            except Exception as error:     # reported as the loop reports a failed callback
+                self.loop.call_exception_handler({
+                    'message': 'caffi.aio: exception in %r' % (function,), 'exception': error})
+
+
+_inboxes: 'weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox]' = \
+    weakref.WeakKeyDictionary()
+_inbox_lock = threading.Lock()
+
+
 def _call_in_loop(loop, function, *args):
     """From a libca thread: run function(*args) in the loop, unless the loop has closed."""
-    try:
-        loop.call_soon_threadsafe(function, *args)
-    except RuntimeError:      # the loop closed: nobody waits for this any more
-        pass
+    inbox = _inboxes.get(loop)
+    if inbox is None:
+        with _inbox_lock:
+            inbox = _inboxes.get(loop)
+            if inbox is None:
+                inbox = _inboxes[loop] = _Inbox(loop)
+    inbox.post(function, args)
 
 
 class Channel:
@@ -506,7 +550,7 @@ async def _caget_one(name, datatype, format, count):
     status, _ = ca.get(channel.chid, request.dbrtype, _read_count(channel, count), on_read,
                        use_numpy=True)
     _raise_status(status, ca.get)
-    ca.flush_io()
+    _Context.cache().flush_soon()        # the reads of a list leave in one flush
     return await future
 
 
@@ -596,7 +640,7 @@ async def _caput_one(name, value, datatype, wait):
                       None if status == ECA.NORMAL else CANothing(name, status))
 
     _raise_status(ca.put(channel.chid, data, request_type, callback=on_written), ca.put)
-    ca.flush_io()
+    _Context.cache().flush_soon()        # the writes of a list leave in one flush
     await future
     return CANothing(name)
 
