@@ -15,18 +15,12 @@ import caffi.aio as aioca
 import caffi.ca as ca
 from caffi.constants import ECA
 
+from aio_util import until
+
 pytestmark = [pytest.mark.usefixtures('ioc')]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(HERE, 'aio_scripts')
-
-
-async def until(condition, timeout=5.0, message='condition not met'):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        await asyncio.sleep(0.01)
 
 
 def in_thread(function, *args):

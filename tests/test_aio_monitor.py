@@ -17,17 +17,11 @@ from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_
                        Subscription, caget, camonitor, caput, connect, get_channel_infos)
 from caffi.constants import ECA
 
+from aio_util import until
+
 pytestmark = [pytest.mark.usefixtures('ioc'), pytest.mark.asyncio]
 
 BURST = 'aio:burst'
-
-
-async def until(condition, timeout=5.0, message='condition not met'):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        await asyncio.sleep(0.01)
 
 
 async def burst_channel():
