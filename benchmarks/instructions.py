@@ -327,9 +327,15 @@ def run_client(client, tree, env, marks, job, root, keep):
             total += inclusive[matched[0]]
             if operations is None:
                 operations = calls.get(matched[0], 0)
-        if not operations or expected[path] not in (None, operations):
+        # A subscription's trampoline may still be called after clear_subscription has made
+        # it inactive, until libca's own clear returns (a backlog of updates under callgrind's
+        # slowdown): those calls return at once and are no operation. So callgrind may count
+        # more calls than the client made, never fewer; the client's count is the divisor.
+        if not operations or (expected[path] is not None and operations < expected[path]):
             sys.exit("instructions: %s: %s calls of %s counted, the client made %s"
                      % (path, operations, FUNCTIONS[path][0], expected[path]))
+        if expected[path] is not None:
+            operations = expected[path]
         for pattern in EXCLUDED.get(path, ()):
             matched = [n for n in inclusive if re.fullmatch(pattern, n)]
             if len(matched) != 1 or calls.get(matched[0]) != operations:
