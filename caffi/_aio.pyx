@@ -1,15 +1,33 @@
 # cython: boundscheck=False, wraparound=False
-"""The per-update part of caffi.aio: MonitorGroup rows -> aioca values -> user callbacks.
+"""The per-update part of caffi.aio: libca's replies -> aioca values -> user code.
 
-caffi.aio keeps one MonitorGroup per (request type, width, event mask, loop); the loop wakes
-on the group's eventfd once per batch and GroupDispatch.dispatch() turns the drained rows
-into the augmented values of epicscorelibs.ca.dbr (ca_int, ca_float, ca_str, ca_array ...)
-and calls each subscription's callback. Everything here runs on the event loop's thread.
+Monitors: caffi.aio keeps one MonitorGroup per (request type, width, event mask, loop); the
+loop wakes on the group's eventfd once per batch and GroupDispatch.dispatch() turns the drained
+rows into the augmented values of epicscorelibs.ca.dbr (ca_int, ca_float, ca_str, ca_array ...)
+and calls each subscription's callback.
+
+Reads of a list of PVs: read_batch() issues every read in one call without the GIL; libca's
+callbacks copy the replies into C memory (no Python, no GIL) and the last one makes the loop's
+ReadCompletions descriptor readable; ReadBatch.values() then makes every value in one pass.
+
+Everything that touches Python objects here runs on the event loop's thread.
 """
 import sys
 import traceback
 
 from libc.math cimport rint
+from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memcpy
+from posix.unistd cimport close as close_fd
+
+cimport cadef
+cimport caerr
+cimport db_access as dba
+from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
+                         epicsMutexUnlock)
+from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
+from caffi._ca cimport ChannelRecord, PendingRead, acquired
+from caffi._dbr cimport format_buffer, eca_member
 
 
 from cpython.object cimport PyObject, PyTypeObject
@@ -411,3 +429,327 @@ cdef class GroupDispatch:
         if kind in (KIND_STR_ARRAY, KIND_BYTES_ARRAY, KIND_STR, KIND_BYTES):
             return value_of(kind, values[row, :count].tolist(), member.dtype)
         return value_of(kind, values[row, :count], member.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads of a list of PVs: one call issues them all, libca's replies land in C memory, the last
+# one wakes the loop once.
+
+cdef extern from *:
+    """
+    /* The countdown of a batch's unanswered reads, and a slot's status published after its
+       data: libca's thread writes them, the loop's thread reads them. */
+    static inline int caffi_count_down(int *counter) {
+        return __atomic_sub_fetch(counter, 1, __ATOMIC_ACQ_REL);
+    }
+    static inline void caffi_publish_status(int *status, int value) {
+        __atomic_store_n(status, value, __ATOMIC_RELEASE);
+    }
+    static inline int caffi_status_of(const int *status) {
+        return __atomic_load_n(status, __ATOMIC_ACQUIRE);
+    }
+    """
+    int count_down "caffi_count_down"(int *counter) nogil
+    void publish_status "caffi_publish_status"(int *status, int value) nogil
+    int status_of "caffi_status_of"(const int *status) nogil
+
+
+cdef enum:
+    READ_OUTSTANDING = -1            # a slot's status until libca answers its read
+    INLINE_REPLY_DOUBLES = 4         # a reply of up to 32 bytes (any RAW or TIME scalar) is
+                                     # kept in its slot, the others in memory of their own
+
+
+cdef struct ReadSlot:
+    ReadState *state
+    void *data                       # the reply's DBR: `inline_reply`, malloc'd, or NULL
+    long dbrtype                     # what was asked for, then what the reply holds
+    long count
+    int status                       # libca's ECA code, or READ_OUTSTANDING
+    double inline_reply[INLINE_REPLY_DOUBLES]
+
+
+cdef struct ReadState:
+    int outstanding                  # reads not yet answered, plus one while issuing
+    ReadState *next_done             # in the queue's list of answered batches
+    void *batch                      # its ReadBatch (a borrowed reference: see ReadCompletions)
+    ReadQueue *queue
+
+
+cdef struct ReadQueue:
+    epicsMutexId lock
+    int fd                           # eventfd: readable while answered batches wait
+    ReadState *done                  # answered batches, newest first
+
+
+cdef void read_answered(ReadState *state) noexcept nogil:
+    """One read of the batch is answered (or will never be): the last one queues the batch
+    and wakes the loop. The descriptor is written under the lock so that the loop, which takes
+    the list under the same lock, never sees a wake-up without its batch or the reverse."""
+    if count_down(&state.outstanding) != 0:
+        return
+    cdef ReadQueue *queue = state.queue
+    epicsMutexLock(queue.lock)
+    state.next_done = queue.done
+    queue.done = state
+    eventfd_write(queue.fd, 1)
+    epicsMutexUnlock(queue.lock)
+
+
+cdef void on_read_reply(cadef.event_handler_args args) noexcept nogil:
+    """libca's thread: keep a copy of the reply. No Python object, no GIL."""
+    cdef ReadSlot *slot = <ReadSlot *>args.usr
+    cdef size_t nbytes
+    cdef int status = args.status
+    slot.dbrtype = args.type
+    slot.count = args.count
+    if status == caerr.ECA_NORMAL:
+        if args.dbr == NULL:
+            status = caerr.ECA_GETFAIL
+        else:
+            nbytes = dba.dbr_size_n(args.type, args.count)
+            if nbytes <= sizeof(slot.inline_reply):
+                slot.data = <void *>slot.inline_reply
+            else:
+                slot.data = malloc(nbytes)
+            if slot.data == NULL:
+                status = caerr.ECA_ALLOCMEM
+            else:
+                memcpy(slot.data, args.dbr, nbytes)
+    publish_status(&slot.status, status)
+    read_answered(slot.state)
+
+
+cdef class ReadCompletions:
+    """One event loop's wake-up for its list reads: fileno() is readable while batches whose
+    every read was answered wait; take() hands them to their futures.
+
+    `issued` holds each batch from its issue until take(): their C state points back to them."""
+    cdef ReadQueue queue
+    cdef set issued
+
+    def __cinit__(self):
+        self.queue.fd = -1
+        self.queue.lock = epicsMutexOsiCreate(b'caffi/_aio.pyx', 0)
+        if self.queue.lock == NULL:
+            raise MemoryError()
+        self.queue.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+        if self.queue.fd < 0:
+            raise OSError('eventfd() failed for caffi.aio\'s reads')
+        self.issued = set()
+
+    def __dealloc__(self):
+        # only once no batch refers to it (each holds it), so no libca thread can write the fd
+        if self.queue.fd >= 0:
+            close_fd(self.queue.fd)
+        if self.queue.lock != NULL:
+            epicsMutexDestroy(self.queue.lock)
+
+    def fileno(self):
+        return self.queue.fd
+
+    def take(self):
+        """The descriptor is readable: complete the futures of the answered batches."""
+        cdef eventfd_t ignored
+        cdef ReadState *state
+        with nogil:
+            eventfd_read(self.queue.fd, &ignored)
+            epicsMutexLock(self.queue.lock)
+            state = self.queue.done
+            self.queue.done = NULL
+            epicsMutexUnlock(self.queue.lock)
+        cdef ReadBatch batch
+        while state != NULL:
+            batch = <ReadBatch>state.batch
+            state = state.next_done
+            self.issued.discard(batch)
+            batch.answered()
+
+
+cdef class ReadBatch(PendingRead):
+    """The reads of one list caget: a slot per PV, filled by libca's threads.
+
+    Its memory is freed only when nothing can write it any more: each channel whose read is
+    unanswered holds the batch in its `pending` set (a cleared channel lets go, see
+    channel_cleared), and the loop's ReadCompletions holds it until take()."""
+    cdef ReadState state
+    cdef ReadSlot *slots
+    cdef Py_ssize_t size
+    cdef list channels                # the ChannelRecord of each slot; None where none was read
+    cdef ReadCompletions completions
+    cdef public object future         # done when every read is answered (set by caffi.aio)
+    cdef public Py_ssize_t failures   # slots without a value (set by values())
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.slots == NULL:
+            return
+        for i in range(self.size):
+            if self.slots[i].data != NULL and self.slots[i].data != <void *>self.slots[i].inline_reply:
+                free(self.slots[i].data)
+        free(self.slots)
+
+    cdef void answered(self):
+        for channel in self.channels:
+            if channel is not None:
+                (<ChannelRecord>channel).pending.discard(self)
+        future = self.future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    cdef void channel_cleared(self, ChannelRecord channel) noexcept:
+        cdef Py_ssize_t i
+        for i in range(self.size):
+            if self.channels[i] is channel and self.slots[i].status == READ_OUTSTANDING:
+                publish_status(&self.slots[i].status, caerr.ECA_CHANDESTROY)
+                read_answered(&self.state)
+
+    def values(self, list names, list requests, nothing):
+        """The value of each slot, or nothing(name, ECA code) where it has none (a read not
+        answered yet counts as ECA_TIMEOUT). Counts those in `failures`."""
+        cdef Py_ssize_t i
+        cdef ReadSlot *slot
+        cdef int status
+        cdef list result = [None] * self.size
+        self.failures = 0
+        for i in range(self.size):
+            slot = &self.slots[i]
+            status = status_of(&slot.status)
+            if status == READ_OUTSTANDING:
+                status = caerr.ECA_TIMEOUT
+            if status != caerr.ECA_NORMAL:
+                self.failures += 1
+                result[i] = nothing(names[i], eca_member(status))
+            else:
+                result[i] = reply_value(slot, <Request?>requests[i], names[i])
+        return result
+
+
+cdef class Request:
+    """What a (datatype, format) request of one channel asks libca for and how its data become
+    a value, in C fields (caffi.aio's _Request computes them; reads of a list use them at C
+    speed)."""
+    cdef public long dbrtype          # the DBR type asked for
+    cdef public int base              # its DBF base type
+    cdef public int kind              # how the data become a value: KIND_*
+    cdef public object dtype          # the numpy dtype of array values
+    cdef public int datatype          # the value's .datatype
+    cdef public long element_count    # the channel's native count, the value's .element_count
+    cdef public object format
+    cdef public bint time_fields
+    cdef public bint ctrl_fields
+    cdef dict fields                  # the attributes every plain value of it has
+
+    cdef long read_count(self, long count):
+        """aioca's count rule: <0 the native count, >0 at most that, 0 the server's current
+        length."""
+        if count < 0:
+            return self.element_count
+        if count > 0:
+            return min(count, self.element_count)
+        return 0
+
+
+cdef object reply_value(ReadSlot *slot, Request request, object name):
+    """The augmented value of an answered slot. A number read plainly (FORMAT_RAW) is made here
+    straight from the reply; everything else goes through the Python value of the reply and
+    _Request.value, as a single caget's does."""
+    cdef long dbrtype = slot.dbrtype
+    cdef const char *value_at
+    cdef double number
+    cdef long long integer
+    if slot.count == 1 and not request.time_fields and not request.ctrl_fields and (
+            request.kind == C_KIND_FLOAT or request.kind == C_KIND_INT):
+        value_at = <const char *>slot.data + dba.dbr_value_offset[dbrtype]
+        if dbrtype == dba.DBR_DOUBLE:
+            number = (<const dba.dbr_double_t *>value_at)[0]
+            integer = <long long>number
+        elif dbrtype == dba.DBR_FLOAT:
+            number = (<const dba.dbr_float_t *>value_at)[0]
+            integer = <long long>number
+        elif dbrtype == dba.DBR_LONG:
+            integer = (<const dba.dbr_long_t *>value_at)[0]
+            number = <double>integer
+        elif dbrtype == dba.DBR_SHORT:
+            integer = (<const dba.dbr_short_t *>value_at)[0]
+            number = <double>integer
+        elif dbrtype == dba.DBR_ENUM:
+            integer = (<const dba.dbr_enum_t *>value_at)[0]
+            number = <double>integer
+        else:
+            return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+        value = new_ca_float(number) if request.kind == C_KIND_FLOAT else ca_int(integer)
+        if request.fields is None:
+            request.fields = {'name': name, 'ok': True, 'datatype': request.datatype,
+                              'element_count': request.element_count}
+        PyObject_GenericSetDict(value, PyDict_Copy(request.fields), NULL)
+        return value
+    return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+
+
+def read_batch(ReadCompletions completions, list chids, list requests, long count):
+    """Issue a read of each channel (chids[i] as requests[i] asks, `count` by aioca's rule) and
+    flush them in one go. The batch's future (set it before the loop runs again) completes
+    when every read is answered; a chid that is no longer a live channel is answered at once
+    with ECA_DISCONN."""
+    cdef Py_ssize_t n = len(chids), i, issued = 0
+    cdef ReadBatch batch = ReadBatch.__new__(ReadBatch)
+    batch.slots = <ReadSlot *>calloc(n if n > 0 else 1, sizeof(ReadSlot))
+    if batch.slots == NULL:
+        raise MemoryError()
+    batch.size = n
+    batch.channels = [None] * n
+    batch.completions = completions
+    batch.state.queue = &completions.queue
+    batch.state.batch = <void *>batch
+    cdef cadef.chid *issue_to = <cadef.chid *>malloc((n if n > 0 else 1) * sizeof(cadef.chid))
+    if issue_to == NULL:
+        raise MemoryError()
+    cdef ChannelRecord channel
+    cdef Request request
+    cdef ReadSlot *slot
+    cdef int status
+    if len(requests) != n:
+        raise ValueError('read_batch: a request per chid')
+    try:
+        for i in range(n):
+            slot = &batch.slots[i]
+            slot.state = &batch.state
+            request = <Request?>requests[i]
+            channel = acquired(chids[i])
+            if channel is None:
+                slot.status = caerr.ECA_DISCONN
+                issue_to[i] = NULL
+                continue
+            slot.dbrtype = request.dbrtype
+            slot.count = request.read_count(count)
+            slot.status = READ_OUTSTANDING
+            issue_to[i] = channel.chid
+            batch.channels[i] = channel
+            channel.pending.add(batch)
+            issued += 1
+        batch.state.outstanding = issued + 1      # the issuer's hold: none completes it early
+        completions.issued.add(batch)
+        with nogil:
+            for i in range(n):
+                if issue_to[i] == NULL:
+                    continue
+                slot = &batch.slots[i]
+                status = cadef.ca_array_get_callback(slot.dbrtype, slot.count, issue_to[i],
+                                                     on_read_reply, <void *>slot)
+                if status != caerr.ECA_NORMAL:
+                    publish_status(&slot.status, status)
+                    read_answered(&batch.state)
+            cadef.ca_flush_io()
+            read_answered(&batch.state)
+    except BaseException:
+        for channel in batch.channels:          # nothing was issued: no reply will come
+            if channel is not None:
+                channel.pending.discard(batch)
+        raise
+    finally:
+        free(issue_to)
+        for channel in batch.channels:
+            if channel is not None:
+                channel.release()
+    return batch

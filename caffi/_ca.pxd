@@ -55,6 +55,14 @@ cdef class ChannelRecord:
     cdef void forget(self)
 
 
+cdef class PendingRead:
+    """A read of several channels at once (caffi.aio's list caget) that libca may still answer.
+    Each channel it reads holds it in its `pending` set until it is answered; a channel cleared
+    first tells it that libca dropped that channel's read (libca calls back no more for a channel
+    once ca_clear_channel has returned)."""
+    cdef void channel_cleared(self, ChannelRecord channel) noexcept
+
+
 cdef class SubscriptionRecord:
     """A subscription: the evid handle and the record its update callbacks arrive with."""
     cdef cadef.evid evid

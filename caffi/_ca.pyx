@@ -229,8 +229,11 @@ cdef class ChannelRecord:
             (<SubscriptionRecord>subscription).active = False
             (<SubscriptionRecord>subscription).evid = NULL
         self.subscriptions.clear()
+        for request in self.pending:      # libca dropped the channel's outstanding reads
+            if isinstance(request, PendingRead):
+                (<PendingRead>request).channel_cleared(self)
         self.pending.clear()
-        self.abandoned_reads.clear()      # libca dropped the channel's outstanding reads
+        self.abandoned_reads.clear()
         self.connection_callback = None
         self.access_rights_callback = None
         with nogil:
@@ -240,6 +243,12 @@ cdef class ChannelRecord:
             epicsMutexUnlock(watch_lock)
         if self.context is not None:
             self.context.channels.discard(self)
+
+
+cdef class PendingRead:
+
+    cdef void channel_cleared(self, ChannelRecord channel) noexcept:
+        pass
 
 
 cdef class SubscriptionRecord:

@@ -608,14 +608,7 @@ cdef class Monitor(SubscriptionRecord):
 # can wait on it. No Python object is made per update or touched per member on that path: a
 # member is a C struct (GroupMember) that libca's callback gets as its user argument.
 
-cdef extern from "<sys/eventfd.h>" nogil:
-    ctypedef unsigned long long eventfd_t
-    int eventfd(unsigned int initval, int flags)
-    int eventfd_read(int fd, eventfd_t *value)
-    int eventfd_write(int fd, eventfd_t value)
-    enum:
-        EFD_NONBLOCK
-        EFD_CLOEXEC
+from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
 
 cdef extern from "<poll.h>" nogil:
     cdef struct pollfd:

@@ -271,6 +271,7 @@ class Channel:
         self.loop = loop
         self.connected_event = asyncio.Event()
         self.subscriptions = set()
+        self.requests = {}        # (datatype, format) -> _Request, while connected
         self.chid = None
         self._callback = functools.partial(self._on_connection_change, weakref.ref(self))
         status, self.chid = ca.create_channel(name, self._callback)
@@ -289,6 +290,7 @@ class Channel:
     def _connection_changed(self, connected):
         if self.chid is None:
             return
+        self.requests.clear()     # a reconnected channel may have another type or length
         if connected:
             self.connected_event.set()
         else:
@@ -300,11 +302,22 @@ class Channel:
         """Serve another loop (this one's closed): its connection state carries over."""
         self.loop = loop
         self.connected_event = asyncio.Event()
+        self.requests.clear()
         if ca.state(self.chid) == ChannelState.CONN:
             self.connected_event.set()
 
     def connected(self):
         return self.connected_event.is_set()
+
+    def request(self, datatype, format):
+        """The channel's _Request for (datatype, format), made once per connection."""
+        key = (datatype, format)
+        request = self.requests.get(key)
+        if request is None:
+            request = _Request(self, datatype, format)
+            if self.connected():
+                self.requests[key] = request
+        return request
 
     async def wait(self):
         await self.connected_event.wait()
@@ -327,6 +340,14 @@ class _ChannelCache:
         self.channels = {}
         self.dispatchers = {}     # (request, width, events) -> _GroupFeed
         self.flush_pending = False
+        self._reads = None        # _aio.ReadCompletions of the list cagets, once there is one
+
+    def reads(self):
+        """The loop's wake-up for list reads (one descriptor, read by the loop)."""
+        if self._reads is None:
+            self._reads = _aio.ReadCompletions()
+            self.loop.add_reader(self._reads.fileno(), self._reads.take)
+        return self._reads
 
     def get_channel(self, name, flush=True):
         channel = self.channels.get(name)
@@ -340,11 +361,14 @@ class _ChannelCache:
         return channel
 
     def open_channels(self, names):
-        """Create the channels of a list of PVs with one flush: their searches leave together
-        (a flush per channel costs a system call each)."""
-        for name in names:
-            self.get_channel(name, flush=False)
-        ca.flush_io()
+        """The channels of a list of PVs, the new ones created with one flush: their searches
+        leave together (a flush per channel costs a system call each)."""
+        channels = self.channels
+        found = [channels.get(name) for name in names]
+        if None in found:
+            found = [self.get_channel(name, flush=False) for name in names]
+            ca.flush_io()
+        return found
 
     def flush_soon(self):
         """One flush_io at the next turn of the loop for the requests queued until then (the
@@ -384,6 +408,12 @@ class _ChannelCache:
         for feed in list(self.dispatchers.values()):
             feed.close()
         self.dispatchers.clear()
+        if self._reads is not None:
+            # reads still in flight keep their batches (and this descriptor) alive; nobody
+            # waits for them any more
+            if not self.loop.is_closed():
+                self.loop.remove_reader(self._reads.fileno())
+            self._reads = None
 
 
 def _get_channel(name):
@@ -409,12 +439,12 @@ def get_channel_infos():
 # Request types and the values they give
 
 
-class _Request:
-    """What a (datatype, format, count) request of one channel asks libca for and how its data
-    become a value."""
+class _Request(_aio.Request):
+    """What a (datatype, format) request of one channel asks libca for and how its data
+    become a value (the fields are C fields of _aio.Request; a channel keeps its requests
+    until it reconnects, see Channel.request)."""
 
-    __slots__ = ('dbrtype', 'base', 'kind', 'dtype', 'datatype', 'element_count', 'format',
-                 'time_fields', 'ctrl_fields')
+    __slots__ = ()
 
     def __init__(self, channel, datatype, format):
         native = int(ca.field_type(channel.chid))
@@ -538,7 +568,7 @@ def _settle(future, outcome):
 async def _caget_one(name, datatype, format, count):
     channel = _get_channel(name)
     await channel.wait()
-    request = _Request(channel, datatype, format)
+    request = channel.request(datatype, format)
     loop = channel.loop
     future = loop.create_future()
 
@@ -577,9 +607,76 @@ async def caget(pvs, datatype=None, format=dbr.FORMAT_RAW, count=0, timeout=DEFA
     elements; timeout: seconds, None or (deadline,), one for a whole list; throw=False returns
     CANothing in place of a failure."""
     if _is_pv_list(pvs):
-        return await _many(_caget_one, pvs, timeout, throw,
-                           [(datatype, format, count)] * len(pvs))
+        return await _caget_many(list(pvs), datatype, format, count, timeout, throw)
     return await _single(_caget_one, pvs, timeout, throw, datatype, format, count)
+
+
+async def _caget_many(names, datatype, format, count, timeout, throw):
+    """A list caget. The reads of the connected channels leave in one call and come back with
+    one wake-up (_read_batch): no task, future or callback per PV."""
+    if not names:
+        return []
+    cache = _Context.cache()
+    channels = cache.open_channels(names)
+    seconds = _seconds_left(timeout)
+    late = [i for i, channel in enumerate(channels) if not channel.connected()]
+    if not late:
+        return await _read_batch(cache, names, channels, datatype, format, count, seconds,
+                                 throw)
+    if throw:
+        # one timeout for the whole list: connecting takes its share of it
+        started = time.monotonic()
+        waits = [asyncio.ensure_future(channels[i].wait()) for i in late]
+        try:
+            await asyncio.wait(waits, timeout=seconds)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not all(channels[i].connected() for i in late):
+            raise CANothing('Multiple PVs', ECA.TIMEOUT)
+        if seconds is not None:
+            seconds -= time.monotonic() - started
+        return await _read_batch(cache, names, channels, datatype, format, count, seconds,
+                                 True)
+    # throw=False, each PV under its own timeout: the connected ones are read at once, each
+    # late one on its own once it connects (or is a CANothing)
+    waiting = set(late)
+    ready = [i for i in range(len(names)) if i not in waiting]
+    results = await asyncio.gather(
+        _read_batch(cache, [names[i] for i in ready], [channels[i] for i in ready], datatype,
+                    format, count, seconds, False),
+        *(_single(_caget_one, names[i], timeout, False, datatype, format, count)
+          for i in late))
+    values = [None] * len(names)
+    for i, value in zip(ready, results[0]):
+        values[i] = value
+    for i, value in zip(late, results[1:]):
+        values[i] = value
+    return values
+
+
+async def _read_batch(cache, names, channels, datatype, format, count, seconds, throw):
+    """Read connected channels in one batch; with throw=False a CANothing stands for each
+    failure (a read not answered within `seconds` is ECA_TIMEOUT), else the first raises."""
+    if not names:
+        return []
+    requests = [channel.request(datatype, format) for channel in channels]
+    # a channel that disconnected since it was seen connected is answered with ECA_DISCONN
+    batch = _aio.read_batch(cache.reads(), [channel.chid for channel in channels], requests,
+                            count)
+    batch.future = future = cache.loop.create_future()
+    try:
+        if seconds is None:
+            await future
+        else:
+            await asyncio.wait_for(future, seconds)
+    except asyncio.TimeoutError:
+        if throw:
+            raise CANothing('Multiple PVs', ECA.TIMEOUT) from None
+    values = batch.values(names, requests, CANothing)
+    if throw and batch.failures:
+        raise next(value for value in values if isinstance(value, CANothing))
+    return values
 
 
 # ----------------------------------------------------------------------------------------
