@@ -1,5 +1,8 @@
-# Type stubs for caffi._aio: caffi.aio's conversion of MonitorGroup rows to aioca values.
-from typing import Any, List, Optional
+# Type stubs for caffi._aio: caffi.aio's conversion of MonitorGroup rows and list reads to aioca
+# values.
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from caffi._ca import PendingRead
 
 UPDATE: int
 CONNECTED: int
@@ -46,3 +49,29 @@ class GroupDispatch:
     def set_member(self, index: int, member: Any) -> None: ...
     def on_readable(self) -> None: ...
     def dispatch(self, batch: Any) -> None: ...
+
+class Request:
+    dbrtype: int
+    base: int
+    kind: int
+    dtype: Any
+    datatype: int
+    element_count: int
+    format: Any
+    time_fields: bool
+    ctrl_fields: bool
+
+class ReadCompletions:
+    def fileno(self) -> int: ...
+    def take(self) -> None: ...
+
+class ReadBatch(PendingRead):
+    future: Any
+    failures: int
+    def prepare(self) -> None: ...
+    def values(self, nothing: Callable[[str, Any], Any]) -> List[Any]: ...
+
+def read_batch(completions: ReadCompletions, names: List[str], chids: List[Any],
+               requests: List[Any], count: int) -> ReadBatch: ...
+def cached_reads(channels: Dict[str, Any], names: List[str],
+                 key: Any) -> Optional[Tuple[List[Any], List[Any]]]: ...

@@ -26,7 +26,7 @@ cimport db_access as dba
 from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
                          epicsMutexUnlock)
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
-from caffi._ca cimport ChannelRecord, PendingRead, acquired
+from caffi._ca cimport ChannelRecord, ContextRecord, PendingRead, acquired
 from caffi._dbr cimport format_buffer, eca_member
 
 
@@ -569,13 +569,22 @@ cdef class ReadCompletions:
 cdef class ReadBatch(PendingRead):
     """The reads of one list caget: a slot per PV, filled by libca's threads.
 
-    Its memory is freed only when nothing can write it any more: each channel whose read is
-    unanswered holds the batch in its `pending` set (a cleared channel lets go, see
-    channel_cleared), and the loop's ReadCompletions holds it until take()."""
+    Its memory is freed only when nothing can write it any more: the context of its channels
+    holds it in `batch_reads` (a cleared channel answers its slot, see channel_cleared) and the
+    loop's ReadCompletions in `issued`, both until every read is answered.
+
+    While the server answers, prepare() makes what the values need beforehand (their attribute
+    dicts, and the ca_float objects themselves), so that once the replies are in, values() has
+    little left to do per PV: the loop would only wait otherwise."""
     cdef ReadState state
     cdef ReadSlot *slots
     cdef Py_ssize_t size
+    cdef list names
+    cdef list requests                # the Request of each slot
     cdef list channels                # the ChannelRecord of each slot; None where none was read
+    cdef list contexts                # the ContextRecords whose batch_reads hold it
+    cdef dict slots_of                # ChannelRecord -> its slots, made at the first clear
+    cdef list prepared                # per slot: a ca_float to fill, a fields dict, or None
     cdef ReadCompletions completions
     cdef public object future         # done when every read is answered (set by caffi.aio)
     cdef public Py_ssize_t failures   # slots without a value (set by values())
@@ -589,28 +598,58 @@ cdef class ReadBatch(PendingRead):
                 free(self.slots[i].data)
         free(self.slots)
 
+    cdef void unregister(self):
+        for context in self.contexts:
+            (<ContextRecord>context).batch_reads.discard(self)
+        self.contexts = []
+
     cdef void answered(self):
-        for channel in self.channels:
-            if channel is not None:
-                (<ChannelRecord>channel).pending.discard(self)
+        self.unregister()
         future = self.future
         if future is not None and not future.done():
             future.set_result(None)
 
     cdef void channel_cleared(self, ChannelRecord channel) noexcept:
         cdef Py_ssize_t i
-        for i in range(self.size):
-            if self.channels[i] is channel and self.slots[i].status == READ_OUTSTANDING:
+        if self.slots_of is None:
+            self.slots_of = {}
+            for i in range(self.size):
+                if self.channels[i] is not None:
+                    self.slots_of.setdefault(self.channels[i], []).append(i)
+        for i in self.slots_of.get(channel, ()):
+            if self.slots[i].status == READ_OUTSTANDING:
                 publish_status(&self.slots[i].status, caerr.ECA_CHANDESTROY)
                 read_answered(&self.state)
+        if self.state.outstanding == 0:
+            self.unregister()                  # answered: no libca thread writes it any more
 
-    def values(self, list names, list requests, nothing):
+    def prepare(self):
+        """Make each plain number's value object and attribute dict ahead of its reply."""
+        cdef Py_ssize_t i
+        cdef Request request
+        prepared = self.prepared = [None] * self.size
+        for i in range(self.size):
+            request = <Request>self.requests[i]
+            if not request.plain_number():
+                continue
+            fields = PyDict_Copy(request.value_fields(self.names[i]))
+            if request.kind == C_KIND_FLOAT and PLAIN_CA_FLOAT:
+                value = new_ca_float(0.0)
+                PyObject_GenericSetDict(value, fields, NULL)
+                prepared[i] = value
+            else:
+                prepared[i] = fields
+
+    def values(self, nothing):
         """The value of each slot, or nothing(name, ECA code) where it has none (a read not
         answered yet counts as ECA_TIMEOUT). Counts those in `failures`."""
         cdef Py_ssize_t i
         cdef ReadSlot *slot
         cdef int status
         cdef list result = [None] * self.size
+        cdef list prepared = self.prepared
+        if prepared is None:
+            prepared = [None] * self.size
         self.failures = 0
         for i in range(self.size):
             slot = &self.slots[i]
@@ -619,9 +658,10 @@ cdef class ReadBatch(PendingRead):
                 status = caerr.ECA_TIMEOUT
             if status != caerr.ECA_NORMAL:
                 self.failures += 1
-                result[i] = nothing(names[i], eca_member(status))
+                result[i] = nothing(self.names[i], eca_member(status))
             else:
-                result[i] = reply_value(slot, <Request?>requests[i], names[i])
+                result[i] = reply_value(slot, <Request>self.requests[i], self.names[i],
+                                        prepared[i])
         return result
 
 
@@ -638,7 +678,18 @@ cdef class Request:
     cdef public object format
     cdef public bint time_fields
     cdef public bint ctrl_fields
-    cdef dict fields                  # the attributes every plain value of it has
+    cdef dict fields                  # the attributes of its plain numbers (value_fields)
+
+    cdef bint plain_number(self):
+        """A number read plainly (FORMAT_RAW, one element): read_batch makes its value itself."""
+        return (self.element_count == 1 and not self.time_fields and not self.ctrl_fields
+                and (self.kind == C_KIND_FLOAT or self.kind == C_KIND_INT))
+
+    cdef dict value_fields(self, object name):
+        if self.fields is None:
+            self.fields = {'name': name, 'ok': True, 'datatype': self.datatype,
+                           'element_count': self.element_count}
+        return self.fields
 
     cdef long read_count(self, long count):
         """aioca's count rule: <0 the native count, >0 at most that, 0 the server's current
@@ -650,72 +701,85 @@ cdef class Request:
         return 0
 
 
-cdef object reply_value(ReadSlot *slot, Request request, object name):
-    """The augmented value of an answered slot. A number read plainly (FORMAT_RAW) is made here
-    straight from the reply; everything else goes through the Python value of the reply and
-    _Request.value, as a single caget's does."""
+cdef object reply_value(ReadSlot *slot, Request request, object name, object prepared):
+    """The augmented value of an answered slot. A plain number is made here straight from the
+    reply, into what prepare() made; everything else goes through the Python value of the
+    reply and _Request.value, as a single caget's does."""
     cdef long dbrtype = slot.dbrtype
     cdef const char *value_at
     cdef double number
     cdef long long integer
-    if slot.count == 1 and not request.time_fields and not request.ctrl_fields and (
-            request.kind == C_KIND_FLOAT or request.kind == C_KIND_INT):
-        value_at = <const char *>slot.data + dba.dbr_value_offset[dbrtype]
-        if dbrtype == dba.DBR_DOUBLE:
-            number = (<const dba.dbr_double_t *>value_at)[0]
-            integer = <long long>number
-        elif dbrtype == dba.DBR_FLOAT:
-            number = (<const dba.dbr_float_t *>value_at)[0]
-            integer = <long long>number
-        elif dbrtype == dba.DBR_LONG:
-            integer = (<const dba.dbr_long_t *>value_at)[0]
-            number = <double>integer
-        elif dbrtype == dba.DBR_SHORT:
-            integer = (<const dba.dbr_short_t *>value_at)[0]
-            number = <double>integer
-        elif dbrtype == dba.DBR_ENUM:
-            integer = (<const dba.dbr_enum_t *>value_at)[0]
-            number = <double>integer
-        else:
-            return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+    if prepared is None or slot.count != 1:
+        return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+    value_at = <const char *>slot.data + dba.dbr_value_offset[dbrtype]
+    if dbrtype == dba.DBR_DOUBLE:
+        number = (<const dba.dbr_double_t *>value_at)[0]
+        integer = <long long>number
+    elif dbrtype == dba.DBR_FLOAT:
+        number = (<const dba.dbr_float_t *>value_at)[0]
+        integer = <long long>number
+    elif dbrtype == dba.DBR_LONG:
+        integer = (<const dba.dbr_long_t *>value_at)[0]
+        number = <double>integer
+    elif dbrtype == dba.DBR_SHORT:
+        integer = (<const dba.dbr_short_t *>value_at)[0]
+        number = <double>integer
+    elif dbrtype == dba.DBR_ENUM:
+        integer = (<const dba.dbr_enum_t *>value_at)[0]
+        number = <double>integer
+    else:
+        return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+    if type(prepared) is dict:
         value = new_ca_float(number) if request.kind == C_KIND_FLOAT else ca_int(integer)
-        if request.fields is None:
-            request.fields = {'name': name, 'ok': True, 'datatype': request.datatype,
-                              'element_count': request.element_count}
-        PyObject_GenericSetDict(value, PyDict_Copy(request.fields), NULL)
+        PyObject_GenericSetDict(value, prepared, NULL)
         return value
-    return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+    # a ca_float made by prepare() and seen by nobody yet: its number is set once, here
+    (<PyFloatObject *><PyObject *>prepared).ob_fval = number
+    return prepared
 
 
-def read_batch(ReadCompletions completions, list chids, list requests, long count):
-    """Issue a read of each channel (chids[i] as requests[i] asks, `count` by aioca's rule) and
-    flush them in one go. The batch's future (set it before the loop runs again) completes
-    when every read is answered; a chid that is no longer a live channel is answered at once
-    with ECA_DISCONN."""
-    cdef Py_ssize_t n = len(chids), i, issued = 0
+cdef ReadBatch new_batch(ReadCompletions completions, list names, list requests):
+    cdef Py_ssize_t n = len(names)
+    if len(requests) != n:
+        raise ValueError('a request per name')
     cdef ReadBatch batch = ReadBatch.__new__(ReadBatch)
     batch.slots = <ReadSlot *>calloc(n if n > 0 else 1, sizeof(ReadSlot))
     if batch.slots == NULL:
         raise MemoryError()
     batch.size = n
+    batch.names = names
+    batch.requests = requests
     batch.channels = [None] * n
     batch.completions = completions
     batch.state.queue = &completions.queue
     batch.state.batch = <void *>batch
+    return batch
+
+
+cdef enum:
+    # reads issued between two flushes: the server starts on the first ones while the rest are
+    # queued (one flush wakes libca's send thread: a few microseconds)
+    READS_PER_FLUSH = 256
+
+
+cdef issue(ReadBatch batch, list chids, long count):
+    """Issue the read of every slot whose chid is a live channel; a chid that is not is
+    answered at once with ECA_DISCONN."""
+    cdef Py_ssize_t n = batch.size, i, issued = 0
     cdef cadef.chid *issue_to = <cadef.chid *>malloc((n if n > 0 else 1) * sizeof(cadef.chid))
     if issue_to == NULL:
         raise MemoryError()
     cdef ChannelRecord channel
+    cdef ContextRecord context = None
     cdef Request request
     cdef ReadSlot *slot
     cdef int status
-    if len(requests) != n:
-        raise ValueError('read_batch: a request per chid')
+    batch.contexts = []
     try:
         for i in range(n):
             slot = &batch.slots[i]
             slot.state = &batch.state
-            request = <Request?>requests[i]
+            request = <Request?>batch.requests[i]
             channel = acquired(chids[i])
             if channel is None:
                 slot.status = caerr.ECA_DISCONN
@@ -726,11 +790,16 @@ def read_batch(ReadCompletions completions, list chids, list requests, long coun
             slot.status = READ_OUTSTANDING
             issue_to[i] = channel.chid
             batch.channels[i] = channel
-            channel.pending.add(batch)
+            if channel.context is not context:
+                context = channel.context
+                if context not in batch.contexts:
+                    batch.contexts.append(context)
+                    context.batch_reads.add(batch)
             issued += 1
         batch.state.outstanding = issued + 1      # the issuer's hold: none completes it early
-        completions.issued.add(batch)
+        batch.completions.issued.add(batch)
         with nogil:
+            issued = 0
             for i in range(n):
                 if issue_to[i] == NULL:
                     continue
@@ -740,16 +809,48 @@ def read_batch(ReadCompletions completions, list chids, list requests, long coun
                 if status != caerr.ECA_NORMAL:
                     publish_status(&slot.status, status)
                     read_answered(&batch.state)
+                issued += 1
+                if issued % READS_PER_FLUSH == 0:
+                    cadef.ca_flush_io()
             cadef.ca_flush_io()
             read_answered(&batch.state)
     except BaseException:
-        for channel in batch.channels:          # nothing was issued: no reply will come
-            if channel is not None:
-                channel.pending.discard(batch)
+        batch.unregister()                      # nothing was issued: no reply will come
         raise
     finally:
         free(issue_to)
         for channel in batch.channels:
             if channel is not None:
                 channel.release()
+
+
+def read_batch(ReadCompletions completions, list names, list chids, list requests, long count):
+    """Read names[i] through chids[i] as requests[i] asks (`count` by aioca's rule). The
+    batch's future (set it before the loop runs again) completes once every read is answered;
+    then batch.values() makes the values."""
+    if len(chids) != len(names):
+        raise ValueError('read_batch: a chid per name')
+    batch = new_batch(completions, names, requests)
+    issue(batch, chids, count)
+    batch.prepare()
     return batch
+
+
+def cached_reads(dict channels, list names, object key):
+    """(chids, requests) of `names` through the loop's channels (name -> caffi.aio Channel)
+    and the requests they keep for `key` while connected, for read_batch(); None when a name
+    has no channel or its channel no request for `key` (new, not connected, reconnected)."""
+    cdef Py_ssize_t n = len(names), i
+    cdef list chids = [None] * n
+    cdef list requests = [None] * n
+    cdef object channel, request
+    for i in range(n):
+        channel = channels.get(names[i])
+        if channel is None:
+            return None
+        request = (<dict?>channel.requests).get(key)
+        if request is None:
+            return None
+        requests[i] = request
+        chids[i] = channel.chid
+    return chids, requests

@@ -28,6 +28,7 @@ cdef class ContextRecord:
     cdef bint destroyed
     cdef set channels
     cdef list pending_reads        # (channel, DBRBuffer) of reads libca may still fill
+    cdef set batch_reads           # PendingReads of its channels libca may still answer
     cdef dict group_reads          # gid -> DBRBuffers, until sg_block/sg_reset/sg_delete
     cdef object exception_callback
     cdef object printf_callback    # replace_printf_handler (§14); None: libca's default
@@ -56,10 +57,10 @@ cdef class ChannelRecord:
 
 
 cdef class PendingRead:
-    """A read of several channels at once (caffi.aio's list caget) that libca may still answer.
-    Each channel it reads holds it in its `pending` set until it is answered; a channel cleared
-    first tells it that libca dropped that channel's read (libca calls back no more for a channel
-    once ca_clear_channel has returned)."""
+    """A read of many channels at once (caffi.aio's list caget) that libca may still answer.
+    The context of its channels holds it in `batch_reads` until it is answered; a channel
+    cleared meanwhile tells it that libca dropped that channel's read (libca calls back no more
+    for a channel once ca_clear_channel has returned)."""
     cdef void channel_cleared(self, ChannelRecord channel) noexcept
 
 

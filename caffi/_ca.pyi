@@ -21,6 +21,7 @@ class SubscriptionRecord:
     """An evid: what create_subscription() returns and clear_subscription() takes."""
 
 class CompletionRequest: ...
+class PendingRead: ...
 
 # ---------------------------------------------------------------------------------------------
 # Callbacks. Each receives one new dict (API.md §10):

@@ -138,6 +138,7 @@ cdef class ContextRecord:
     def __cinit__(self):
         self.channels = set()
         self.pending_reads = []
+        self.batch_reads = set()
         self.group_reads = {}
 
     def __repr__(self):
@@ -151,6 +152,7 @@ cdef class ContextRecord:
             (<ChannelRecord>channel).forget()
         self.channels.clear()
         self.pending_reads.clear()
+        self.batch_reads.clear()
         self.group_reads.clear()
         self.exception_callback = None
         self.printf_callback = None
@@ -229,11 +231,11 @@ cdef class ChannelRecord:
             (<SubscriptionRecord>subscription).active = False
             (<SubscriptionRecord>subscription).evid = NULL
         self.subscriptions.clear()
-        for request in self.pending:      # libca dropped the channel's outstanding reads
-            if isinstance(request, PendingRead):
-                (<PendingRead>request).channel_cleared(self)
-        self.pending.clear()
+        self.pending.clear()              # libca dropped the channel's outstanding reads
         self.abandoned_reads.clear()
+        if self.context is not None and self.context.batch_reads:
+            for batch in list(self.context.batch_reads):
+                (<PendingRead>batch).channel_cleared(self)
         self.connection_callback = None
         self.access_rights_callback = None
         with nogil:
@@ -1337,6 +1339,7 @@ def _after_fork_in_child():
             abandon_channel(<ChannelRecord>channel)
         context.channels.clear()
         context.pending_reads.clear()
+        context.batch_reads.clear()
         context.group_reads.clear()
         context.destroyed = True
         context.exception_callback = None

@@ -61,6 +61,72 @@ async def test_caget_list_one_timeout_for_the_whole_list():
     assert isinstance(results[1], CANothing) and results[1].name == MISSING
 
 
+def _described(value):
+    """What a caller can see of a value: its class, its data and its attributes (a NaN limit
+    as the text 'nan', so that equal descriptions compare equal)."""
+    data = value.tolist() if isinstance(value, numpy.ndarray) else value
+    attributes = {key: 'nan' if isinstance(item, float) and item != item else item
+                  for key, item in vars(value).items()}
+    return type(value), data, attributes
+
+
+LIST_NAMES = ['catest', 'calong', 'cabo', 'castr', 'cawave', 'cawaves', 'cawavec', 'cawaveuc',
+              'aio:text.VAL$']
+
+
+@pytest.mark.parametrize('format', [FORMAT_RAW, FORMAT_TIME, FORMAT_CTRL])
+async def test_list_caget_gives_what_single_cagets_give(format):
+    # a list is read in one batch and its values made in C: they must be the single ones
+    values = await caget(LIST_NAMES + ['catest'], format=format)
+    singles = [await caget(name, format=format) for name in LIST_NAMES + ['catest']]
+    assert [_described(v) for v in values] == [_described(v) for v in singles]
+
+
+@pytest.mark.parametrize('datatype', [DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG,
+                                      DBR_DOUBLE, DBR_STRING, float, int, str])
+async def test_list_caget_datatypes_give_what_single_cagets_give(datatype):
+    await caput('catest', 2.5, wait=True)
+    names = ['catest', 'calong', 'cabo']
+    for count in (0, -1):
+        values = await caget(names, datatype=datatype, count=count)
+        singles = [await caget(name, datatype=datatype, count=count) for name in names]
+        assert [_described(v) for v in values] == [_described(v) for v in singles], count
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_list_caget_ends_when_its_channels_are_cleared():
+    # A read libca drops (its channel cleared before the reply came) is answered at once with
+    # ECA_CHANDESTROY, not at the timeout. The clear comes right after the reads leave, so most
+    # runs clear them in flight; a reply that wins the race is a value. (Not cawavehuge: a
+    # circuit cleared while it carries a 32 MB reply takes libca ~10 s to reconnect.)
+    names = ['cawave', 'catest', 'calong']
+    await connect(names)
+    task = asyncio.ensure_future(caget(names, count=-1, timeout=30, throw=False))
+    await asyncio.sleep(0)                 # the task issues its reads and waits
+    started = time.monotonic()
+    aioca.purge_channel_caches()
+    results = await asyncio.wait_for(task, 10)
+    assert time.monotonic() - started < 5
+    for result in results:
+        assert result.ok or result.errorcode == ECA.CHANDESTROY, result
+    again = await caget(names[1:], timeout=30)
+    assert again == [await caget('catest'), await caget('calong')]
+
+
+async def test_list_caget_across_ioc_restart(restartable_ioc):
+    names = ['catest', 'calong', 'castr']
+    assert all(value.ok for value in await caget(names))
+    restartable_ioc.stop()
+    down = await caget(names, timeout=1, throw=False)
+    assert all(isinstance(value, CANothing) and not value.ok for value in down), down
+    with pytest.raises(CANothing):
+        await caget(names, timeout=1)
+    restartable_ioc.start()
+    up = await caget(names, timeout=60)    # the channels' new connections, not the old ones
+    assert [value.name for value in up] == names and all(value.ok for value in up)
+    assert [type(value) for value in up] == [dbr.ca_float, dbr.ca_int, dbr.ca_str]
+
+
 async def test_absolute_deadline_timeout():
     with pytest.raises(CANothing):
         await caget(MISSING, timeout=(time.time() + 0.3,))

@@ -54,6 +54,9 @@ _RING_MIN_ROWS = 4
 # how long the rows of a batch gather after the first one woke the loop
 _GATHER_SECONDS = 0.002
 
+# How many lists of PVs a loop remembers the channels and requests of (known_reads).
+_KNOWN_READ_LISTS = 16
+
 
 class CANothing(Exception):  # noqa: N818  (aioca's name)
     """The result of an operation that has no value: success of caput and connect, or the
@@ -266,6 +269,10 @@ def _call_in_loop(loop, function, *args):
 class Channel:
     """A libca channel of one event loop, shared by every operation on its PV there."""
 
+    # bumped whenever a channel connects, disconnects, changes loop or goes: what was looked up
+    # through the channels before (_ChannelCache.known_reads) may be stale
+    generation = 0
+
     def __init__(self, name, loop, flush=True):
         self.name = name
         self.loop = loop
@@ -291,6 +298,7 @@ class Channel:
         if self.chid is None:
             return
         self.requests.clear()     # a reconnected channel may have another type or length
+        Channel.generation += 1
         if connected:
             self.connected_event.set()
         else:
@@ -303,6 +311,7 @@ class Channel:
         self.loop = loop
         self.connected_event = asyncio.Event()
         self.requests.clear()
+        Channel.generation += 1
         if ca.state(self.chid) == ChannelState.CONN:
             self.connected_event.set()
 
@@ -328,6 +337,8 @@ class Channel:
     def purge(self):
         for subscription in list(self.subscriptions):
             subscription.close()
+        self.requests.clear()
+        Channel.generation += 1
         if self.chid is not None:
             ca.clear_channel(self.chid)
             self.chid = None
@@ -341,6 +352,23 @@ class _ChannelCache:
         self.dispatchers = {}     # (request, width, events) -> _GroupFeed
         self.flush_pending = False
         self._reads = None        # _aio.ReadCompletions of the list cagets, once there is one
+        self._known_reads = {}    # (names, key) -> (Channel.generation, (chids, requests))
+
+    def known_reads(self, names, key):
+        """(chids, requests) to read a list of PVs through channels that are connected and
+        have their request for `key` (a datatype and format) made, or None. A DAQ loop reads
+        the same list again and again: its last few lists are remembered until a channel of
+        the loop connects, disconnects or goes."""
+        memo_key = (tuple(names), key)
+        known = self._known_reads.get(memo_key)
+        if known is not None and known[0] == Channel.generation:
+            return known[1]
+        reads = _aio.cached_reads(self.channels, names, key)
+        if reads is not None:
+            if len(self._known_reads) >= _KNOWN_READ_LISTS:
+                del self._known_reads[next(iter(self._known_reads))]
+            self._known_reads[memo_key] = (Channel.generation, reads)
+        return reads
 
     def reads(self):
         """The loop's wake-up for list reads (one descriptor, read by the loop)."""
@@ -405,15 +433,12 @@ class _ChannelCache:
                 old.purge()
             _Context.orphans[channel.name] = channel
         self.channels.clear()
+        self._known_reads.clear()
         for feed in list(self.dispatchers.values()):
             feed.close()
         self.dispatchers.clear()
-        if self._reads is not None:
-            # reads still in flight keep their batches (and this descriptor) alive; nobody
-            # waits for them any more
-            if not self.loop.is_closed():
-                self.loop.remove_reader(self._reads.fileno())
-            self._reads = None
+        # the list reads' descriptor stays: a purge leaves the loop running, and reads in flight
+        # end through it (a channel cleared answers its read at once)
 
 
 def _get_channel(name):
@@ -617,8 +642,12 @@ async def _caget_many(names, datatype, format, count, timeout, throw):
     if not names:
         return []
     cache = _Context.cache()
-    channels = cache.open_channels(names)
     seconds = _seconds_left(timeout)
+    reads = cache.known_reads(names, (datatype, format))
+    if reads is not None:         # every channel known, connected, its request made
+        batch = _aio.read_batch(cache.reads(), names, reads[0], reads[1], count)
+        return await _batch_values(batch, cache, seconds, throw)
+    channels = cache.open_channels(names)
     late = [i for i, channel in enumerate(channels) if not channel.connected()]
     if not late:
         return await _read_batch(cache, names, channels, datatype, format, count, seconds,
@@ -656,14 +685,18 @@ async def _caget_many(names, datatype, format, count, timeout, throw):
 
 
 async def _read_batch(cache, names, channels, datatype, format, count, seconds, throw):
-    """Read connected channels in one batch; with throw=False a CANothing stands for each
-    failure (a read not answered within `seconds` is ECA_TIMEOUT), else the first raises."""
+    """Read connected channels in one batch (a channel that disconnected since is answered
+    with ECA_DISCONN)."""
     if not names:
         return []
-    requests = [channel.request(datatype, format) for channel in channels]
-    # a channel that disconnected since it was seen connected is answered with ECA_DISCONN
-    batch = _aio.read_batch(cache.reads(), [channel.chid for channel in channels], requests,
-                            count)
+    batch = _aio.read_batch(cache.reads(), names, [channel.chid for channel in channels],
+                            [channel.request(datatype, format) for channel in channels], count)
+    return await _batch_values(batch, cache, seconds, throw)
+
+
+async def _batch_values(batch, cache, seconds, throw):
+    """The values of a batch read once it is answered. throw=False: a CANothing for each
+    failure (ECA_TIMEOUT for a read not answered within `seconds`); else the first raises."""
     batch.future = future = cache.loop.create_future()
     try:
         if seconds is None:
@@ -673,7 +706,7 @@ async def _read_batch(cache, names, channels, datatype, format, count, seconds, 
     except asyncio.TimeoutError:
         if throw:
             raise CANothing('Multiple PVs', ECA.TIMEOUT) from None
-    values = batch.values(names, requests, CANothing)
+    values = batch.values(CANothing)
     if throw and batch.failures:
         raise next(value for value in values if isinstance(value, CANothing))
     return values
