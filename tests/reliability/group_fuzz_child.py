@@ -37,10 +37,8 @@ test of their own) also tries what this fuzz found broken, now fixed and kept as
   and is now refused with TypeError.
 """
 
-import argparse
 import faulthandler
 import gc
-import json
 import select
 import sys
 import threading
@@ -55,7 +53,7 @@ import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, GroupBatch, MonitorGroup
-from monitor_fuzz_common import RECORDS, FuzzerBase, junk
+from monitor_fuzz_common import RECORDS, FuzzerBase, argument_parser, junk, start_run
 
 CALL_ERRORS = (TypeError, ValueError, OverflowError, MemoryError)
 EXAMPLE_WATCHDOG = 30.0
@@ -527,17 +525,11 @@ class Fuzzer(FuzzerBase):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('max_examples', type=int)
-    parser.add_argument('--seed', type=int, default=20261202)
-    parser.add_argument('--trace')
+    parser = argument_parser(default_seed=20261202)
     parser.add_argument('--known-bug', action='append', default=[], choices=['nan', 'reinit'])
     args = parser.parse_args()
-    faulthandler.enable()
-    reported = []
-    sys.unraisablehook = lambda u: reported.append(repr(u.exc_value))
     started = time.monotonic()
-    assert ca.create_context(True) == ECA.NORMAL
+    reported = start_run()
     fuzzer = Fuzzer(args.trace, args.known_bug)
     fuzzer.connect()
 
@@ -561,8 +553,7 @@ def main():
     while fuzzer.held:
         fuzzer.release(fuzzer.held.pop())
     gc.collect()
-    unexpected = [r for r in reported if 'fuzz notify raises on purpose' not in r]
-    fuzzer.failures.extend('unraisable: ' + r for r in unexpected)
+    fuzzer.fail_unraisable(reported)
     summary = {'examples': fuzzer.examples, 'groups': fuzzer.made,
                'calls': fuzzer.operations, 'rows': fuzzer.rows,
                'connection_rows': fuzzer.connection_rows, 'added': fuzzer.added,
@@ -570,11 +561,7 @@ def main():
                'notified': fuzzer.notified, 'writes': fuzzer.writes, 'seed': args.seed,
                'known_bugs': args.known_bug, 'seconds': round(time.monotonic() - started, 1),
                'failures': len(fuzzer.failures), 'findings': fuzzer.failures[:20]}
-    for chid in list(fuzzer.chids.values()) + sum(fuzzer.spares.values(), []):
-        ca.clear_channel(chid)
-    ca.destroy_context()
-    print('FUZZ-SUMMARY ' + json.dumps(summary), flush=True)
-    return 1 if fuzzer.failures else 0
+    return fuzzer.finish(summary, list(fuzzer.chids.values()) + sum(fuzzer.spares.values(), []))
 
 
 if __name__ == '__main__':

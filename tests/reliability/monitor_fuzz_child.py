@@ -20,10 +20,8 @@ TimeoutError / EOFError from get; bools from wait. Anything else is a failure; a
 Last stdout line on success: ``FUZZ-SUMMARY {json}``.
 """
 
-import argparse
 import faulthandler
 import gc
-import json
 import sys
 import time
 import traceback
@@ -36,7 +34,7 @@ import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 from caffi.monitor import Batch, Monitor, Update
-from monitor_fuzz_common import RECORDS, FuzzerBase, junk
+from monitor_fuzz_common import RECORDS, FuzzerBase, argument_parser, junk, start_run
 
 CONSTRUCTOR_ERRORS = (TypeError, ValueError, OverflowError, MemoryError)
 EXAMPLE_WATCHDOG = 30.0
@@ -179,16 +177,9 @@ class Fuzzer(FuzzerBase):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('max_examples', type=int)
-    parser.add_argument('--seed', type=int, default=20261201)
-    parser.add_argument('--trace')
-    args = parser.parse_args()
-    faulthandler.enable()
-    reported = []
-    sys.unraisablehook = lambda u: reported.append(repr(u.exc_value))
+    args = argument_parser(default_seed=20261201).parse_args()
     started = time.monotonic()
-    assert ca.create_context(True) == ECA.NORMAL
+    reported = start_run()
     fuzzer = Fuzzer(args.trace)
     fuzzer.connect()
 
@@ -204,17 +195,12 @@ def main():
     fuzz()
     fuzzer.held.clear()
     gc.collect()
-    unexpected = [r for r in reported if 'fuzz notify raises on purpose' not in r]
-    fuzzer.failures.extend('unraisable: ' + r for r in unexpected)
+    fuzzer.fail_unraisable(reported)
     summary = {'examples': fuzzer.examples, 'monitors': fuzzer.made,
                'calls': fuzzer.operations, 'notified': fuzzer.notified, 'seed': args.seed,
                'seconds': round(time.monotonic() - started, 1),
                'failures': len(fuzzer.failures), 'findings': fuzzer.failures[:20]}
-    for chid in fuzzer.chids.values():
-        ca.clear_channel(chid)
-    ca.destroy_context()
-    print('FUZZ-SUMMARY ' + json.dumps(summary), flush=True)
-    return 1 if fuzzer.failures else 0
+    return fuzzer.finish(summary, fuzzer.chids.values())
 
 
 if __name__ == '__main__':

@@ -4,6 +4,11 @@ share: the records they write to, the junk they pass for arguments and the fuzze
 Imported by those scripts, which run as their own processes from this folder (so this module is
 found as their script directory's neighbour); it creates no context of its own.
 """
+import argparse
+import faulthandler
+import json
+import sys
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -19,6 +24,25 @@ RECORDS = {'catest': lambda i: i % 7 * 0.5, 'calong': lambda i: i % 5, 'cabo': l
 
 junk = st.sampled_from([None, 'x', b'1', 1.5, float('nan'), [], {}, object(), 2 ** 64,
                         -2 ** 63 - 1, 10 ** 30, True])
+
+
+def argument_parser(default_seed):
+    """The command line of both children (a child may add to it)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('max_examples', type=int)
+    parser.add_argument('--seed', type=int, default=default_seed)
+    parser.add_argument('--trace')
+    return parser
+
+
+def start_run():
+    """Stacks on a crash, unraisable exceptions kept, a preemptive context; returns the list
+    the unraisable exceptions go to (see FuzzerBase.fail_unraisable)."""
+    faulthandler.enable()
+    reported = []
+    sys.unraisablehook = lambda u: reported.append(repr(u.exc_value))
+    assert ca.create_context(True) == ECA.NORMAL
+    return reported
 
 
 class FuzzerBase:
@@ -41,6 +65,21 @@ class FuzzerBase:
 
     def fail(self, text):
         self.failures.append(text)
+
+    def fail_unraisable(self, reported):
+        """Every unraisable exception is a failure but those the notify callables raise on
+        purpose."""
+        unexpected = [r for r in reported if 'fuzz notify raises on purpose' not in r]
+        self.failures.extend('unraisable: ' + r for r in unexpected)
+
+    def finish(self, summary, chids):
+        """Clears chids, destroys the context and prints the summary line test_fuzz.py reads;
+        returns the exit status."""
+        for chid in chids:
+            ca.clear_channel(chid)
+        ca.destroy_context()
+        print('FUZZ-SUMMARY ' + json.dumps(summary), flush=True)
+        return 1 if self.failures else 0
 
     def create_channels(self, names):
         """A channel to each record, not waited for (see wait_connected)."""
