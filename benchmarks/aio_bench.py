@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_results  # noqa: E402
 import peers  # noqa: E402
-from bench_results import Column, RepeatRuns, med, runs_table  # noqa: E402
+from bench_results import SUBSCRIBER_COLUMNS, Column, RepeatRuns, med, runs_table  # noqa: E402
 from many_pv_bench import PREFIX, RATE_HZ, Runs, many_ioc  # noqa: E402
 from monitor_bench import (BUILD_DIR, C_DIR, SUBJECTS, Pinning, bench_ioc,  # noqa: E402
                            free_port_block, make_env, run_client, with_publisher)
@@ -178,22 +178,14 @@ class CagetRuns(RepeatRuns):
         r["cpu_per_get_s"] = r["cpu_s"] / r["iterations"]
 
 
-MANY_COLUMNS = [
-    Column("CPU %", "cpu_pct", "%.1f"),
-    Column("CPU us/upd", "cpu_us_per_update", "%.2f"),
-    Column("xC", "cpu_us_per_update", "%.2f", to_c=True),
-    Column("missed", "missed", "%d"),
+MANY_COLUMNS = SUBSCRIBER_COLUMNS + [
     Column("delivered", "delivered", "%.3f"),
     Column("updates", "updates", "%.0f"),
     Column("connect ms", "connect_s", "%.0f", scale=1e3),
     Column("RSS MB", "rss_mb", "%.1f"),
     Column("IOC Hz", "ioc_hz", "%.2f"),
 ]
-ONE_COLUMNS = [
-    Column("CPU %", "cpu_pct", "%.1f"),
-    Column("CPU us/upd", "cpu_us_per_update", "%.2f"),
-    Column("xC", "cpu_us_per_update", "%.2f", to_c=True),
-    Column("missed", "missed", "%d"),
+ONE_COLUMNS = SUBSCRIBER_COLUMNS + [
     Column("delivered", "of_pub", "%.3f"),
     Column("updates/s", "updates_per_s", "%.0f"),
     Column("pub puts/s", "pub", "%.0f"),

@@ -79,6 +79,15 @@ class RepeatRuns:
 # A column of runs_table: the stat of key over the repeats (to_c: its ratio to C), times scale.
 Column = namedtuple("Column", "header key spec to_c scale", defaults=(False, 1))
 
+# the first columns of every table of subscribers: CPU (of a CPU, per update, its ratio to C's)
+# and the updates missed (counter gaps)
+SUBSCRIBER_COLUMNS = [
+    Column("CPU %", "cpu_pct", "%.1f"),
+    Column("CPU us/upd", "cpu_us_per_update", "%.2f"),
+    Column("xC", "cpu_us_per_update", "%.2f", to_c=True),
+    Column("missed", "missed", "%d"),
+]
+
 
 def runs_table(runs, cases, subs, columns, case_header=None):
     """(header, rows) of a table of RepeatRuns: a row per (case, subscriber) with runs, the

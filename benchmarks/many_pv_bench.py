@@ -42,8 +42,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
-from bench_results import (Column, RepeatRuns, drain_ratio, med, print_table,  # noqa: E402
-                           runs_table)
+from bench_results import (SUBSCRIBER_COLUMNS, Column, RepeatRuns, drain_ratio,  # noqa: E402
+                           med, print_table, runs_table)
 from monitor_bench import (BUILD_DIR, C_DIR, MAX_ARRAY_BYTES, Pinning,  # noqa: E402
                            free_port_block, make_env, run_client)
 
@@ -181,11 +181,7 @@ class Runs(RepeatRuns):
         return CAFFI if sub == "caffi" else (sub,)
 
 
-RUN_COLUMNS = [
-    Column("CPU %", "cpu_pct", "%.1f"),
-    Column("CPU us/upd", "cpu_us_per_update", "%.2f"),
-    Column("xC", "cpu_us_per_update", "%.2f", to_c=True),
-    Column("missed", "missed", "%d"),
+RUN_COLUMNS = SUBSCRIBER_COLUMNS + [
     Column("delivered", "delivered", "%.4f"),
     Column("consumer", "consumer_us", "%.2f"),
     Column("updates", "updates", "%.0f"),
