@@ -27,14 +27,14 @@ import time
 import traceback
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 from caffi.monitor import Batch, Monitor, Update
-from monitor_fuzz_common import RECORDS, FuzzerBase, argument_parser, junk, start_run
+from monitor_fuzz_common import (RECORDS, FuzzerBase, argument_parser, hypothesis_run, junk,
+                                 start_run)
 
 CONSTRUCTOR_ERRORS = (TypeError, ValueError, OverflowError, MemoryError)
 EXAMPLE_WATCHDOG = 30.0
@@ -183,10 +183,7 @@ def main():
     fuzzer = Fuzzer(args.trace)
     fuzzer.connect()
 
-    @seed(args.seed)
-    @settings(max_examples=args.max_examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=False)
-    @given(data=st.data())
+    @hypothesis_run(args)
     def fuzz(data):
         faulthandler.dump_traceback_later(EXAMPLE_WATCHDOG, exit=True)
         fuzzer.run_example(data)

@@ -10,6 +10,7 @@ import json
 import sys
 
 import numpy as np
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import caffi.ca as ca
@@ -33,6 +34,16 @@ def argument_parser(default_seed):
     parser.add_argument('--seed', type=int, default=default_seed)
     parser.add_argument('--trace')
     return parser
+
+
+def hypothesis_run(args):
+    """The decorator that makes fuzz(data) the run: args.max_examples examples from args.seed,
+    without deadline, example database or health checks."""
+    def decorate(fuzz):
+        return seed(args.seed)(settings(
+            max_examples=args.max_examples, deadline=None, database=None,
+            suppress_health_check=list(HealthCheck), print_blob=False)(given(data=st.data())(fuzz)))
+    return decorate
 
 
 def start_run():
