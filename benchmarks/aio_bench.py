@@ -38,10 +38,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import bench_results  # noqa: E402
 import peers  # noqa: E402
+from bench_results import SUBSCRIBER_COLUMNS, Column, RepeatRuns, med, runs_table  # noqa: E402
 from many_pv_bench import PREFIX, RATE_HZ, Runs, many_ioc  # noqa: E402
-from monitor_bench import (BUILD_DIR, C_DIR, SUBJECTS, Pinning, bench_ioc, fmt,  # noqa: E402
-                           free_port_block, make_env, med, run_client, with_publisher)
+from monitor_bench import (BUILD_DIR, C_DIR, SUBJECTS, Pinning, bench_ioc,  # noqa: E402
+                           free_port_block, make_env, run_client, with_publisher)
 
 SCRIPT = os.path.join(HERE, "aio_subscriber.py")
 ONE_SUBJECTS = {s.name: s for s in SUBJECTS if s.name in ("ao", "wf1m")}
@@ -142,135 +144,85 @@ TABLES = []     # (title, header, rows) of every table printed, for --markdown
 
 
 def print_table(title, hdr, rows, left=2):
-    """monitor_bench's table, with the first *left* columns (names) left-aligned."""
+    """bench_results' table, also kept for --markdown."""
     TABLES.append((title, hdr, rows, left))
-    print("\n" + title)
-    if not rows:
-        print("  (nothing measured)")
-        return
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-    fmts = ["%%-%ds" % w if i < left else "%%%ds" % w for i, w in enumerate(widths)]
-    print("  ".join(f % h for f, h in zip(fmts, hdr)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(f % x for f, x in zip(fmts, r)).rstrip())
+    bench_results.print_table(title, hdr, rows, left)
 
 
-class OneRuns:
-    """Single-PV runs: (subject, subscriber) -> [result with "repeat" and "pub"]."""
+class OneRuns(RepeatRuns):
+    """Single-PV runs by (subject, subscriber), each with the publisher's result as "pub"."""
 
-    def __init__(self):
-        self.runs = {}
+    LARGEST = ("missed",)
 
     def add(self, subject, sub, rep, r, pub):
-        r = dict(r, repeat=rep, pub=pub)
+        r = super().add(subject, sub, rep, r)
+        r["pub"] = pub
         r["cpu_pct"] = 100.0 * r["cpu_s"] / r["seconds"]
         r["of_pub"] = (r["updates_per_s"] / pub["puts_per_s"]) if pub.get("puts_per_s") \
             else None
-        self.runs.setdefault((subject, sub), []).append(r)
-
-    def get(self, subject, sub):
-        return self.runs.get((subject, sub), [])
 
     def stat(self, subject, sub, key):
-        rs = self.get(subject, sub)
-        if key == "missed":
-            vals = [r["missed"] for r in rs if r.get("missed") is not None]
-            return max(vals) if vals else None
         if key == "pub":
-            return med([r["pub"].get("puts_per_s") for r in rs])
-        return med([r.get(key) for r in rs])
-
-    def ratio(self, subject, sub, key):
-        c = {r["repeat"]: r.get(key) for r in self.get(subject, "C")}
-        return med([r[key] / c[r["repeat"]] for r in self.get(subject, sub)
-                    if r.get(key) is not None and c.get(r["repeat"])])
+            return med([r["pub"].get("puts_per_s") for r in self.get(subject, sub)])
+        return super().stat(subject, sub, key)
 
 
-class CagetRuns:
-    def __init__(self):
-        self.runs = {}      # subscriber -> [result with "repeat", "warm_s", "warm_min_s"]
+class CagetRuns(RepeatRuns):
+    """caget runs by (number of PVs, subscriber), with "warm_s", "warm_min_s" and
+    "cpu_per_get_s" derived."""
 
-    def add(self, sub, rep, r):
+    def add(self, n, sub, rep, r):
         gets = sorted(r["gets"])
-        r = dict(r, repeat=rep, warm_s=med(gets), warm_min_s=gets[0],
-                 cpu_per_get_s=r["cpu_s"] / r["iterations"])
-        self.runs.setdefault(sub, []).append(r)
+        r = super().add(n, sub, rep, r)
+        r["warm_s"], r["warm_min_s"] = med(gets), gets[0]
+        r["cpu_per_get_s"] = r["cpu_s"] / r["iterations"]
 
-    def get(self, sub):
-        return self.runs.get(sub, [])
 
-    def stat(self, sub, key):
-        return med([r.get(key) for r in self.get(sub)])
-
-    def ratio(self, sub, key):
-        c = {r["repeat"]: r.get(key) for r in self.get("C")}
-        return med([r[key] / c[r["repeat"]] for r in self.get(sub)
-                    if r.get(key) is not None and c.get(r["repeat"])])
+MANY_COLUMNS = SUBSCRIBER_COLUMNS + [
+    Column("delivered", "delivered", "%.3f"),
+    Column("updates", "updates", "%.0f"),
+    Column("connect ms", "connect_s", "%.0f", scale=1e3),
+    Column("RSS MB", "rss_mb", "%.1f"),
+    Column("IOC Hz", "ioc_hz", "%.2f"),
+]
+ONE_COLUMNS = SUBSCRIBER_COLUMNS + [
+    Column("delivered", "of_pub", "%.3f"),
+    Column("updates/s", "updates_per_s", "%.0f"),
+    Column("pub puts/s", "pub", "%.0f"),
+]
+CAGET_COLUMNS = [
+    Column("warm ms", "warm_s", "%.2f", scale=1e3),
+    Column("min ms", "warm_min_s", "%.2f", scale=1e3),
+    Column("xC", "warm_s", "%.2f", to_c=True),
+    Column("cold ms", "cold_s", "%.1f", scale=1e3),
+    Column("cold xC", "cold_s", "%.2f", to_c=True),
+    Column("CPU ms/caget", "cpu_per_get_s", "%.2f", scale=1e3),
+    Column("CPU xC", "cpu_per_get_s", "%.2f", to_c=True),
+]
 
 
 def many_table(runs, ns, subs):
-    rows = []
-    for n in ns:
-        for sub in subs:
-            if not runs.get(n, sub):
-                continue
-            rows.append((str(n), sub, fmt(runs.stat(n, sub, "cpu_pct"), "%.1f"),
-                         fmt(runs.stat(n, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(runs.ratio(n, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(runs.stat(n, sub, "missed"), "%d"),
-                         fmt(runs.stat(n, sub, "delivered"), "%.3f"),
-                         fmt(runs.stat(n, sub, "updates"), "%.0f"),
-                         fmt(runs.stat(n, sub, "connect_s") * 1e3
-                             if runs.stat(n, sub, "connect_s") is not None else None, "%.0f"),
-                         fmt(runs.stat(n, sub, "rss_mb"), "%.1f"),
-                         fmt(runs.stat(n, sub, "ioc_hz"), "%.2f"),
-                         str(len(runs.get(n, sub)))))
+    hdr, rows = runs_table(runs, ns, subs, MANY_COLUMNS, case_header="N")
     print_table("1. camonitor of N counter PVs at %d Hz (medians; CPU = user + sys of the "
                 "subscriber process over the window; xC = ratio to C in the same repeat; "
                 "missed = counter gaps, largest run; delivered = updates / (N x C's IOC Hz x "
-                "window))" % RATE_HZ,
-                ("N", "subscriber", "CPU %", "CPU us/upd", "xC", "missed", "delivered",
-                 "updates", "connect ms", "RSS MB", "IOC Hz", "runs"), rows)
+                "window))" % RATE_HZ, hdr, rows)
 
 
 def one_table(one, subjects, subs):
-    rows = []
-    for s in subjects:
-        for sub in subs:
-            if not one.get(s, sub):
-                continue
-            rows.append((s, sub, fmt(one.stat(s, sub, "cpu_pct"), "%.1f"),
-                         fmt(one.stat(s, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(one.ratio(s, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(one.stat(s, sub, "missed"), "%d"),
-                         fmt(one.stat(s, sub, "of_pub"), "%.3f"),
-                         fmt(one.stat(s, sub, "updates_per_s"), "%.0f"),
-                         fmt(one.stat(s, sub, "pub"), "%.0f"), str(len(one.get(s, sub)))))
+    hdr, rows = runs_table(one, subjects, subs, ONE_COLUMNS, case_header="subject")
     print_table("2./3. camonitor of one PV at the C publisher's full rate (medians; xC = ratio "
                 "to C in the same repeat; missed = counter gaps seen by the callback, largest "
                 "run (C does not count them); delivered = updates/s / publisher puts/s)",
-                ("subject", "subscriber", "CPU %", "CPU us/upd", "xC", "missed", "delivered",
-                 "updates/s", "pub puts/s", "runs"), rows)
+                hdr, rows)
 
 
 def caget_table(cg, subs, n, iterations):
-    rows = []
-    for sub in subs:
-        if not cg.get(sub):
-            continue
-        rows.append((sub, fmt(cg.stat(sub, "warm_s") * 1e3 if cg.get(sub) else None, "%.2f"),
-                     fmt(cg.stat(sub, "warm_min_s") * 1e3, "%.2f"),
-                     fmt(cg.ratio(sub, "warm_s"), "%.2f"),
-                     fmt(cg.stat(sub, "cold_s") * 1e3, "%.1f"),
-                     fmt(cg.ratio(sub, "cold_s"), "%.2f"),
-                     fmt(cg.stat(sub, "cpu_per_get_s") * 1e3, "%.2f"),
-                     fmt(cg.ratio(sub, "cpu_per_get_s"), "%.2f"), str(len(cg.get(sub)))))
+    hdr, rows = runs_table(cg, [n], subs, CAGET_COLUMNS)
     print_table("4. caget of a list of %d PVs in one call (medians over the repeats of each "
                 "run's median of %d warm cagets; cold = the first, which creates and connects "
                 "the channels; xC = ratio to C in the same repeat)" % (n, iterations),
-                ("subscriber", "warm ms", "min ms", "xC", "cold ms", "cold xC", "CPU ms/caget",
-                 "CPU xC", "runs"), rows, left=1)
+                hdr, rows, left=1)
 
 
 def measure(kind, part, config, sub, runs, one, cg):
@@ -283,7 +235,7 @@ def measure(kind, part, config, sub, runs, one, cg):
             return one.ratio(config, sub, "cpu_us_per_update")
         return one.stat(config, sub, kind)
     if part == "caget":
-        return cg.ratio(sub, "warm_s")
+        return cg.ratio(config, sub, "warm_s")
     raise ValueError(part)
 
 
@@ -499,8 +451,8 @@ def main():
                         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
                             failed(sub, ("caget", sub), "caget", exc, sub == "aioca")
                             continue
-                        cg.add(sub, rep, r)
-                        r = cg.get(sub)[-1]
+                        cg.add(CAGET_N, sub, rep, r)
+                        r = cg.get(CAGET_N, sub)[-1]
                         print("  [%d/%d] caget %d PVs %-10s warm %7.2f ms (min %7.2f)  cold "
                               "%7.1f ms  CPU %6.2f ms/caget" % (
                                   rep + 1, args.repeats, CAGET_N, sub, 1e3 * r["warm_s"],
@@ -586,11 +538,14 @@ def main():
                      "updates_per_s": one.stat(name, s, "updates_per_s"),
                      "runs": one.get(name, s)}
                     for name in args.subjects for s in subs if one.get(name, s)],
-            "caget": [{"subscriber": s, "n": CAGET_N, "warm_s": cg.stat(s, "warm_s"),
-                       "warm_ratio_c": cg.ratio(s, "warm_s"), "cold_s": cg.stat(s, "cold_s"),
-                       "cold_ratio_c": cg.ratio(s, "cold_s"),
-                       "cpu_per_caget_s": cg.stat(s, "cpu_per_get_s"), "runs": cg.get(s)}
-                      for s in ["C"] + libs if cg.get(s)],
+            "caget": [{"subscriber": s, "n": CAGET_N,
+                       "warm_s": cg.stat(CAGET_N, s, "warm_s"),
+                       "warm_ratio_c": cg.ratio(CAGET_N, s, "warm_s"),
+                       "cold_s": cg.stat(CAGET_N, s, "cold_s"),
+                       "cold_ratio_c": cg.ratio(CAGET_N, s, "cold_s"),
+                       "cpu_per_caget_s": cg.stat(CAGET_N, s, "cpu_per_get_s"),
+                       "runs": cg.get(CAGET_N, s)}
+                      for s in ["C"] + libs if cg.get(CAGET_N, s)],
             "floors": {"failed": floors_failed, "passed": floors_passed,
                        "skipped": not have_caffi_aio} if args.short else None,
         }

@@ -42,8 +42,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
-from monitor_bench import (BUILD_DIR, C_DIR, MAX_ARRAY_BYTES, Pinning, fmt,  # noqa: E402
-                           free_port_block, make_env, med, print_table, run_client)
+from bench_results import (SUBSCRIBER_COLUMNS, Column, RepeatRuns, drain_ratio,  # noqa: E402
+                           med, print_table, runs_table)
+from monitor_bench import (BUILD_DIR, C_DIR, MAX_ARRAY_BYTES, Pinning,  # noqa: E402
+                           free_port_block, make_env, run_client)
 
 from caffi import _ioc  # noqa: E402
 
@@ -146,22 +148,22 @@ def many_ioc(port, pin, n):
 # results
 # ---------------------------------------------------------------------------------------------
 
-class Runs:
-    def __init__(self):
-        self.runs = {}     # (n, subscriber) -> [result, with "repeat"]
+class Runs(RepeatRuns):
+    """Runs by (N, subscriber)."""
+
+    LARGEST = ("missed",)
 
     def add(self, n, sub, rep, r):
-        r = dict(r, repeat=rep)
+        r = super().add(n, sub, rep, r)
         r["cpu_us_per_update"] = r["cpu_s"] * 1e6 / r["updates"] if r["updates"] else None
         r["cpu_pct"] = 100.0 * r["cpu_s"] / r["seconds"]
         r["consumer_us"] = (r["consumer_s"] * 1e6 / r["updates"]
                             if r.get("batches") and r["updates"] else None)
         r["ioc_hz"] = r["produced"] / (r["channels"] - r["unseen"]) / r["seconds"] \
             if r["channels"] > r["unseen"] else None
-        self.runs.setdefault((n, sub), []).append(r)
 
     def get(self, n, sub):
-        rs = self.runs.get((n, sub), [])
+        rs = super().get(n, sub)
         ioc = {r["repeat"]: r["ioc_hz"] for r in self.runs.get((n, "C"), [])}
         for r in rs:
             # of what the IOC published in the window, as C (which keeps up) saw its rate in
@@ -171,46 +173,32 @@ class Runs:
         return rs
 
     def stat(self, n, sub, key):
-        rs = self.get(n, sub)
-        if key == "missed":
-            return max(r["missed"] for r in rs) if rs else None
         if key == "rss_mb":
-            return med([r["rss_bytes"] / 1e6 for r in rs])
-        return med([r.get(key) for r in rs])
+            return med([r["rss_bytes"] / 1e6 for r in self.get(n, sub)])
+        return super().stat(n, sub, key)
 
-    def ratio(self, n, sub, key):
-        """Median over the repeats of this subscriber's key / C's in the same repeat."""
-        c = {r["repeat"]: r.get(key) for r in self.get(n, "C")}
-        subs = CAFFI if sub == "caffi" else (sub,)
-        return med([r[key] / c[r["repeat"]] for s in subs for r in self.get(n, s)
-                    if r.get(key) is not None and c.get(r["repeat"])])
+    def members(self, sub):
+        return CAFFI if sub == "caffi" else (sub,)
+
+
+RUN_COLUMNS = SUBSCRIBER_COLUMNS + [
+    Column("delivered", "delivered", "%.4f"),
+    Column("consumer", "consumer_us", "%.2f"),
+    Column("updates", "updates", "%.0f"),
+    Column("connect ms", "connect_s", "%.0f", scale=1e3),
+    Column("conn xC", "connect_s", "%.2f", to_c=True),
+    Column("RSS MB", "rss_mb", "%.1f"),
+    Column("IOC Hz", "ioc_hz", "%.2f"),
+]
 
 
 def run_table(runs, ns, subs):
-    rows = []
-    for n in ns:
-        for sub in subs:
-            if not runs.get(n, sub):
-                continue
-            rows.append((str(n), sub, fmt(runs.stat(n, sub, "cpu_pct"), "%.1f"),
-                         fmt(runs.stat(n, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(runs.ratio(n, sub, "cpu_us_per_update"), "%.2f"),
-                         fmt(runs.stat(n, sub, "missed"), "%d"),
-                         fmt(runs.stat(n, sub, "delivered"), "%.4f"),
-                         fmt(runs.stat(n, sub, "consumer_us"), "%.2f"),
-                         fmt(runs.stat(n, sub, "updates"), "%.0f"),
-                         fmt(runs.stat(n, sub, "connect_s") * 1e3, "%.0f"),
-                         fmt(runs.ratio(n, sub, "connect_s"), "%.2f"),
-                         fmt(runs.stat(n, sub, "rss_mb"), "%.1f"),
-                         fmt(runs.stat(n, sub, "ioc_hz"), "%.2f"),
-                         str(len(runs.get(n, sub)))))
+    hdr, rows = runs_table(runs, ns, subs, RUN_COLUMNS, case_header="N")
     print_table("Many PVs (medians; CPU = user + sys of the subscriber process over the window; "
                 "xC = ratio to C in the same repeat; missed = counter gaps, largest run; "
                 "delivered = updates taken / (N x C's IOC Hz x window); consumer = CPU of the group's "
                 "drain and numpy check per update; IOC Hz = counter advance per PV per second "
-                "as this subscriber saw it)",
-                ("N", "subscriber", "CPU %", "CPU us/upd", "xC", "missed", "delivered",
-                 "consumer", "updates", "connect ms", "conn xC", "RSS MB", "IOC Hz", "runs"), rows)
+                "as this subscriber saw it)", hdr, rows)
 
 
 def drain_table(drain):
@@ -234,10 +222,7 @@ def measure(kind, runs, drain, n, sub):
     if kind == "missed":
         return runs.stat(n, sub, "missed")
     if kind == "drain_ratio":
-        sizes = (drain or {}).get("sizes", {})
-        if "1" in sizes and str(n) in sizes:
-            return sizes[str(n)]["drain_us"] / sizes["1"]["drain_us"]
-        return None
+        return drain_ratio((drain or {}).get("sizes", {}), n)
     raise ValueError(kind)
 
 

@@ -21,19 +21,10 @@ import time
 
 import caffi.ca as ca
 from caffi.monitor import MonitorGroup
+from drain_timing import wait_full
 
 FILL_TIMEOUT = 60.0
-
-
-def wait_full(groups, rows):
-    deadline = time.perf_counter() + FILL_TIMEOUT
-    for group in groups:
-        while group.pending < rows:
-            if time.perf_counter() > deadline:
-                sys.exit('many_pv_drain: a group got %d of %d rows in %g s'
-                         % (group.pending, rows, FILL_TIMEOUT))
-            group.wait(0.5)
-            time.sleep(0.01)
+NOT_FULL = 'many_pv_drain: a group got %d of %d rows in %g s'
 
 
 def drain_each(groups, rows):
@@ -58,10 +49,10 @@ def measure(chids, rows, rounds, count):
     ca.flush_io()
     times = []
     try:
-        wait_full(groups, rows)
+        wait_full(groups, rows, FILL_TIMEOUT, NOT_FULL)
         drain_each(groups, rows)        # the first drains: from then on each group has a spare
         for _ in range(rounds):
-            wait_full(groups, rows)
+            wait_full(groups, rows, FILL_TIMEOUT, NOT_FULL)
             times.extend(drain_each(groups, rows))
     finally:
         for group in groups:

@@ -24,22 +24,12 @@ import time
 
 import caffi.ca as ca
 from caffi.monitor import Monitor
+from drain_timing import wait_full
 
 FILL_TIMEOUT = 30.0
+NOT_FULL = 'monitor_batches: a ring got %d of %d updates in %g s'
 MONITORS = 10
 STORE_BUDGET = 1024 * 1024 * 1024
-
-
-def wait_full(monitors, n):
-    """Wait until every ring holds n updates (the producer keeps filling them)."""
-    deadline = time.perf_counter() + FILL_TIMEOUT
-    for monitor in monitors:
-        while monitor.pending < n:
-            if time.perf_counter() > deadline:
-                sys.exit('monitor_batches: a ring got %d of %d updates in %g s'
-                         % (monitor.pending, n, FILL_TIMEOUT))
-            monitor.wait(0.5)
-            time.sleep(0.01)
 
 
 def timed_drains(monitors, max_n, expected):
@@ -67,13 +57,13 @@ def measure(chid, request, n, rounds, row_bytes):
     ca.flush_io()
     whole, partial = [], []
     try:
-        wait_full(monitors, n)
+        wait_full(monitors, n, FILL_TIMEOUT, NOT_FULL)
         timed_drains(monitors, None, n)      # the first stores: a running monitor has two
         for _ in range(rounds):
-            wait_full(monitors, n)
+            wait_full(monitors, n, FILL_TIMEOUT, NOT_FULL)
             whole.extend(timed_drains(monitors, None, n))
             if n > 1:
-                wait_full(monitors, n)
+                wait_full(monitors, n, FILL_TIMEOUT, NOT_FULL)
                 partial.extend(timed_drains(monitors, n - 1, n - 1))
                 for monitor in monitors:
                     monitor.drain()

@@ -36,7 +36,6 @@ import json
 import os
 import shlex
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from collections import namedtuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import peers  # noqa: E402
+from bench_results import drain_ratio, fmt, med, print_table  # noqa: E402
 
 from caffi import _ioc  # noqa: E402  (the IOC launcher; this repository's caffi, installed)
 
@@ -325,11 +325,6 @@ def with_publisher(subject, env, pin, lead, max_seconds, func):
 # statistics and tables
 # ---------------------------------------------------------------------------------------------
 
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 class Monitors:
     def __init__(self):
         self.runs = {}  # (subject name, subscriber) -> [result]
@@ -368,24 +363,6 @@ class Monitors:
         return a / c if a is not None and c else None
 
 
-def fmt(value, spec, none="-"):
-    return none if value is None else spec % value
-
-
-def print_table(title, hdr, rows):
-    print("\n" + title)
-    if not rows:
-        print("  (nothing measured)")
-        return
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-    left = {0, 1} if title.startswith(("Monitors", "Round")) else {0}
-    fmts = ["%%-%ds" % w if i in left else "%%%ds" % w for i, w in enumerate(widths)]
-    print("  ".join(f % h for f, h in zip(fmts, hdr)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(f % x for f, x in zip(fmts, r)).rstrip())
-
-
 def monitor_table(mon, subjects, subscribers):
     rows = []
     for s in subjects:
@@ -409,7 +386,7 @@ def monitor_table(mon, subjects, subscribers):
                 "puts published in the same run)",
                 ("subject", "subscriber", "CPU us/upd", "user", "sys", "CPU xC", "user xC",
                  "updates/s", "rate xC", "of pub", "MB/s", "wakeups/upd", "faults/upd",
-                 "pub puts/s", "runs"), rows)
+                 "pub puts/s", "runs"), rows, left=2)
 
 
 def roundtrip_table(rt, clients):
@@ -429,7 +406,7 @@ def roundtrip_table(rt, clients):
         rows.append(tuple(row))
     print_table("Round trips on the scalar, one at a time (medians; CPU us per operation)",
                 ("client", "get+pend_io/s", "xC", "CPU us/get", "user",
-                 "put-callback/s", "xC", "CPU us/put", "user", "runs"), rows)
+                 "put-callback/s", "xC", "CPU us/put", "user", "runs"), rows, left=2)
 
 
 def memory_table(mem):
@@ -458,11 +435,7 @@ def batch_table(bat):
 
 
 def batch_ratio(bat, subject):
-    sizes = bat.get(subject, {}).get("sizes", {})
-    largest = str(max(BATCH_SIZES))
-    if "1" not in sizes or largest not in sizes:
-        return None
-    return sizes[largest]["drain_us"] / sizes["1"]["drain_us"]
+    return drain_ratio(bat.get(subject, {}).get("sizes", {}), max(BATCH_SIZES))
 
 
 def measure(kind, mon, mem, subject, sub, bat=None):

@@ -19,20 +19,15 @@ keys beside py_client's: ``dropped`` (ring overflow over the window), ``delivere
 libca handed to the ring over the window, stats()['updates']), ``batches`` and ``depth``.
 """
 import json
-import resource
 import sys
 import time
 
 import caffi
 import caffi.ca as ca
 from caffi.monitor import Monitor
+from py_client import cpu_sample, window_figures
 
 RING_BYTES = 32 * 1024 * 1024
-
-
-def cpu_sample():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_minflt
 
 
 def default_depth(row_bytes):
@@ -76,21 +71,13 @@ def main():
     s0, u0, k0, c0, t0 = monitor.stats(), taken[0], taken[1], cpu_sample(), time.perf_counter()
     consume_until(t0 + window)
     s1, u1, k1, c1, t1 = monitor.stats(), taken[0], taken[1], cpu_sample(), time.perf_counter()
-    n, wall = u1 - u0, t1 - t0
-    user, system = c1[0] - c0[0], c1[1] - c0[1]
-    cpu = user + system
-    print(json.dumps({
-        'updates': n, 'seconds': wall, 'cpu_s': cpu,
-        'cpu_us_per_update': cpu * 1e6 / n if n else None,
-        'updates_per_s': n / wall, 'mb_per_s': n * item_size / 1e6 / wall,
-        'cpu_user_s': user, 'cpu_sys_s': system,
-        'vol_ctx_switches': c1[2] - c0[2], 'invol_ctx_switches': c1[3] - c0[3],
-        'minor_faults': c1[4] - c0[4],
-        'type': type_name, 'elements': elements, 'errors': s1['failures'] - s0['failures'],
-        'dropped': s1['dropped'] - s0['dropped'], 'delivered': s1['updates'] - s0['updates'],
-        'batches': k1 - k0, 'depth': depth, 'linger_s': linger, 'representation': representation,
-        'backend': 'caffi-monitor %s' % getattr(caffi, '__version__', '?'),
-    }), flush=True)
+    print(json.dumps(dict(
+        window_figures(u1 - u0, t1 - t0, c0, c1, item_size),
+        type=type_name, elements=elements, errors=s1['failures'] - s0['failures'],
+        dropped=s1['dropped'] - s0['dropped'], delivered=s1['updates'] - s0['updates'],
+        batches=k1 - k0, depth=depth, linger_s=linger, representation=representation,
+        backend='caffi-monitor %s' % getattr(caffi, '__version__', '?'),
+    )), flush=True)
     monitor.close()
     ca.clear_channel(chid)
     ca.destroy_context()

@@ -39,6 +39,22 @@ def cpu_sample():
     return u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw, u.ru_minflt
 
 
+def window_figures(n, wall, c0, c1, item_bytes):
+    """What a monitor subscriber reports of its window, under the C subscriber's keys: n updates
+    of item_bytes each over wall seconds, c0 and c1 the cpu_sample()s at its start and end.
+    (Also monitor_subscriber.py's, which imports it.)"""
+    user, system = c1[0] - c0[0], c1[1] - c0[1]
+    cpu = user + system
+    return {
+        'updates': n, 'seconds': wall, 'cpu_s': cpu,
+        'cpu_us_per_update': cpu * 1e6 / n if n else None,
+        'updates_per_s': n / wall, 'mb_per_s': n * item_bytes / 1e6 / wall,
+        'cpu_user_s': user, 'cpu_sys_s': system,
+        'vol_ctx_switches': c1[2] - c0[2], 'invol_ctx_switches': c1[3] - c0[3],
+        'minor_faults': c1[4] - c0[4],
+    }
+
+
 def rss_bytes():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
@@ -58,6 +74,12 @@ def elements_bytes(type_name, elements):
     # element -- libca's dbr_size_n() for the two request types used here.
     header = {'DBR_DOUBLE': 0, 'DBR_TIME_DOUBLE': 16}[type_name]
     return header + 8 * elements
+
+
+def touch_for(type_name):
+    """How a callback touches the value it is handed: the float of a scalar (the DBR_TIME_
+    requests here are of the scalar), the length of an array."""
+    return float if type_name.startswith('DBR_TIME_') else len
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,20 +171,15 @@ class PyepicsBackend:
         from epics import dbr
         if not use_numpy:
             raise SystemExit('py_client: pyepics is measured with numpy only')
-        if type_name.startswith('DBR_TIME_'):
-            def on_update(value=None, **kw):
-                if value is None:
-                    counter[1] += 1
-                    return
-                float(value)
-                counter[0] += 1
-        else:
-            def on_update(value=None, **kw):
-                if value is None:
-                    counter[1] += 1
-                    return
-                len(value)
-                counter[0] += 1
+        touch = touch_for(type_name)
+
+        def on_update(value=None, **kw):
+            if value is None:
+                counter[1] += 1
+                return
+            touch(value)
+            counter[0] += 1
+
         ftype = getattr(dbr, type_name[len('DBR_'):])
         self._keep.append(self.eca.create_subscription(chid, ftype=ftype, callback=on_update,
                                                        count=0))
@@ -206,22 +223,16 @@ class CaChannelBackend:
 
     def subscribe(self, chan, type_name, use_numpy, counter):
         request = getattr(self.ca, type_name)
-        if type_name.startswith('DBR_TIME_'):
-            def on_update(epics_args, user_args):
-                value = epics_args.get('pv_value')
-                if value is None:
-                    counter[1] += 1
-                    return
-                float(value)
-                counter[0] += 1
-        else:
-            def on_update(epics_args, user_args):
-                value = epics_args.get('pv_value')
-                if value is None:
-                    counter[1] += 1
-                    return
-                len(value)
-                counter[0] += 1
+        touch = touch_for(type_name)
+
+        def on_update(epics_args, user_args):
+            value = epics_args.get('pv_value')
+            if value is None:
+                counter[1] += 1
+                return
+            touch(value)
+            counter[0] += 1
+
         chan.add_masked_array_event(request, 0, self.ca.DBE_VALUE | self.ca.DBE_ALARM,
                                     on_update, use_numpy=use_numpy)
         chan.flush_io()
@@ -269,19 +280,9 @@ def monitor(backend, pv, type_name, window, warmup, representation):
     time.sleep(window)
     u1, c1, t1 = counter[0], cpu_sample(), time.perf_counter()
     g1 = [g['collections'] for g in gc.get_stats()]
-    n, wall = u1 - u0, t1 - t0
-    user, system = c1[0] - c0[0], c1[1] - c0[1]
-    cpu = user + system
-    return {
-        'updates': n, 'seconds': wall, 'cpu_s': cpu,
-        'cpu_us_per_update': cpu * 1e6 / n if n else None,
-        'updates_per_s': n / wall, 'mb_per_s': n * item / 1e6 / wall,
-        'cpu_user_s': user, 'cpu_sys_s': system,
-        'vol_ctx_switches': c1[2] - c0[2], 'invol_ctx_switches': c1[3] - c0[3],
-        'minor_faults': c1[4] - c0[4],
-        'gc_collections': [b - a for a, b in zip(g0, g1)],  # per generation, in the window
-        'type': type_name, 'elements': elements, 'errors': counter[1],
-    }
+    return dict(window_figures(u1 - u0, t1 - t0, c0, c1, item),
+                gc_collections=[b - a for a, b in zip(g0, g1)],  # per generation, in the window
+                type=type_name, elements=elements, errors=counter[1])
 
 
 def roundtrip(backend, pv, window, warmup):

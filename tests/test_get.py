@@ -294,12 +294,17 @@ def assert_same(actual, expected):
             assert type(actual[key]) is type(expected[key]), key
 
 
-@pytest.mark.parametrize('t, expected', CATEST_EXAMPLES, ids=[t.name for t, _ in CATEST_EXAMPLES])
-def test_ao_examples(chans, t, expected):
-    chid = chans['catest']
-    put_wait(chid, 1.5)
+def assert_examples(chid, written, t, expected):
+    """After writing *written*, a read of type t gives exactly *expected*, with and without
+    callback."""
+    put_wait(chid, written)
     for value in read_both_ways(chid, t):
         assert_same(value, expected)
+
+
+@pytest.mark.parametrize('t, expected', CATEST_EXAMPLES, ids=[t.name for t, _ in CATEST_EXAMPLES])
+def test_ao_examples(chans, t, expected):
+    assert_examples(chans['catest'], 1.5, t, expected)
 
 
 def test_ao_time_and_stsack_examples(chans):
@@ -319,10 +324,7 @@ def test_ao_time_and_stsack_examples(chans):
 
 @pytest.mark.parametrize('t, expected', CABO_EXAMPLES, ids=[t.name for t, _ in CABO_EXAMPLES])
 def test_bo_examples(chans, t, expected):
-    chid = chans['cabo']
-    put_wait(chid, 1)
-    for value in read_both_ways(chid, t):
-        assert_same(value, expected)
+    assert_examples(chans['cabo'], 1, t, expected)
 
 
 def test_waveform_examples(chans):

@@ -21,31 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/resource.h>
 
 #include <cadef.h>
+
+#include "bench_common.h"
 
 static sem_t all_done;
 static double *values;
 static size_t n_channels;
 static unsigned long pending;            /* gets outstanding in this round */
 static unsigned long n_errors;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void cpu_now(double *user, double *sys)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-}
 
 static void on_get(struct event_handler_args args)
 {
@@ -95,37 +80,28 @@ int main(int argc, char **argv)
 
     SEVCHK(ca_context_create(ca_enable_preemptive_callback), "ca_context_create");
     double t0 = now();
-    char name[256];
-    for (size_t i = 0; i < n_channels; i++) {
-        snprintf(name, sizeof name, "%s%zu", prefix, i);
-        SEVCHK(ca_create_channel(name, NULL, NULL, 0, &channels[i]), "ca_create_channel");
-    }
-    int st = ca_pend_io(timeout);
+    if (connect_numbered("ca_caget_many", prefix, n_channels, channels, timeout)) return 1;
     double connect_s = now() - t0;
-    if (st != ECA_NORMAL) {
-        fprintf(stderr, "ca_caget_many: not all of %zu channels connected: %s\n", n_channels,
-                ca_message(st));
-        return 1;
-    }
     if (caget_all(channels)) return 1;
     double cold_s = now() - t0;
 
-    double u0, s0, u1, s1, checksum = 0;
-    cpu_now(&u0, &s0);
+    double checksum = 0;
+    struct cpu_sample c0 = cpu_now();
     for (int k = 0; k < iterations; k++) {
         double g0 = now();
         if (caget_all(channels)) return 1;
         gets[k] = now() - g0;
         checksum += values[k % n_channels];
     }
-    cpu_now(&u1, &s1);
+    struct cpu_sample c1 = cpu_now();
+    double user = c1.user - c0.user, sys = c1.sys - c0.sys;
 
     printf("{\"connect_s\": %.6f, \"cold_s\": %.6f, \"gets\": [", connect_s, cold_s);
     for (int k = 0; k < iterations; k++) printf("%s%.6f", k ? ", " : "", gets[k]);
     printf("], \"cpu_s\": %.6f, \"cpu_user_s\": %.6f, \"cpu_sys_s\": %.6f, "
            "\"iterations\": %d, \"channels\": %zu, \"errors\": %lu, \"checksum\": %.1f, "
            "\"backend\": \"C libca\"}\n",
-           (u1 - u0) + (s1 - s0), u1 - u0, s1 - s0, iterations, n_channels,
+           user + sys, user, sys, iterations, n_channels,
            __atomic_load_n(&n_errors, __ATOMIC_RELAXED), isnan(checksum) ? -1.0 : checksum);
     fflush(stdout);
     for (size_t i = 0; i < n_channels; i++) ca_clear_channel(channels[i]);

@@ -22,32 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include <time.h>
 #include <unistd.h>
 #include <pthread.h>
-#include <sys/resource.h>
 
 #include <cadef.h>
+
+#include "bench_common.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static double *last_value;               /* per PV; NAN until the first update */
 static unsigned long long n_updates, n_missed, n_errors;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void cpu_now(double *user, double *sys, long *nvcsw)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-    *nvcsw = ru.ru_nvcsw;
-}
 
 static long rss_bytes(void)
 {
@@ -75,14 +59,6 @@ static void on_update(struct event_handler_args args)
     last_value[i] = value;
     n_updates++;
     pthread_mutex_unlock(&lock);
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts)) {}
 }
 
 /* the counters and a copy of the last values, taken together */
@@ -118,19 +94,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) last_value[i] = NAN;
 
     SEVCHK(ca_context_create(ca_enable_preemptive_callback), "ca_context_create");
-    double c0 = now();
-    char name[256];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "%s%zu", prefix, i);
-        SEVCHK(ca_create_channel(name, NULL, NULL, 0, &channels[i]), "ca_create_channel");
-    }
-    int st = ca_pend_io(connect_timeout);
-    double connect_s = now() - c0;
-    if (st != ECA_NORMAL) {
-        fprintf(stderr, "ca_many_subscriber: not all of %zu channels connected: %s\n", n,
-                ca_message(st));
-        return 1;
-    }
+    double connect_start = now();
+    if (connect_numbered("ca_many_subscriber", prefix, n, channels, connect_timeout)) return 1;
+    double connect_s = now() - connect_start;
     for (size_t i = 0; i < n; i++)
         SEVCHK(ca_create_subscription(DBR_TIME_DOUBLE, 1, channels[i], DBE_VALUE | DBE_ALARM,
                                       on_update, (void *)i, &events[i]),
@@ -139,16 +105,14 @@ int main(int argc, char **argv)
 
     sleep_s(warmup);
     unsigned long long u0, m0, u1, m1;
-    double user0, sys0, user1, sys1;
-    long v0, v1;
     snapshot(n, start, &u0, &m0);
-    cpu_now(&user0, &sys0, &v0);
+    struct cpu_sample c0 = cpu_now();
     double t0 = now();
 
     sleep_s(window);
 
     snapshot(n, end, &u1, &m1);
-    cpu_now(&user1, &sys1, &v1);
+    struct cpu_sample c1 = cpu_now();
     double t1 = now();
     long rss = rss_bytes();
 
@@ -158,13 +122,13 @@ int main(int argc, char **argv)
         if (isnan(start[i]) || isnan(end[i])) { unseen++; continue; }
         produced += end[i] - start[i];
     }
-    double wall = t1 - t0, user = user1 - user0, sys = sys1 - sys0;
+    double wall = t1 - t0, user = c1.user - c0.user, sys = c1.sys - c0.sys;
     unsigned long long updates = u1 - u0;
     printf("{\"updates\": %llu, \"missed\": %llu, \"produced\": %.0f, \"unseen\": %zu, "
            "\"seconds\": %.4f, \"cpu_s\": %.4f, \"cpu_user_s\": %.4f, \"cpu_sys_s\": %.4f, "
            "\"vol_ctx_switches\": %ld, \"connect_s\": %.4f, \"rss_bytes\": %ld, "
            "\"channels\": %zu, \"errors\": %llu, \"backend\": \"C libca\"}\n",
-           updates, m1 - m0, produced, unseen, wall, user + sys, user, sys, v1 - v0,
+           updates, m1 - m0, produced, unseen, wall, user + sys, user, sys, c1.nvcsw - c0.nvcsw,
            connect_s, rss, n, __atomic_load_n(&n_errors, __ATOMIC_RELAXED));
     fflush(stdout);
 

@@ -39,19 +39,14 @@
 
 #include <cadef.h>
 
+#include "bench_common.h"
+
 static sem_t window_sem;
 static volatile sig_atomic_t stop_flag = 0;
 static unsigned long completed = 0; /* updated from CA aux thread */
 static unsigned long failed = 0;
 
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void put_done(struct event_handler_args args)
 {
@@ -93,12 +88,7 @@ int main(int argc, char **argv)
 
     SEVCHK(ca_context_create(ca_enable_preemptive_callback), "ca_context_create");
     chid ch;
-    SEVCHK(ca_create_channel(pv, NULL, NULL, 0, &ch), "ca_create_channel");
-    int st = ca_pend_io(5.0);
-    if (st != ECA_NORMAL) {
-        fprintf(stderr, "ca_publisher: cannot connect to %s: %s\n", pv, ca_message(st));
-        return 1;
-    }
+    if (connect_one("ca_publisher", pv, &ch)) return 1;
     if ((long)ca_element_count(ch) < count) {
         fprintf(stderr, "ca_publisher: %s has only %lu elements\n", pv,
                 (unsigned long)ca_element_count(ch));
@@ -115,6 +105,7 @@ int main(int argc, char **argv)
         }
         if (stop_flag || now() >= deadline) { sem_post(&window_sem); break; }
         buf[0] = (double)issued;
+        int st;
         if (plain) {
             sem_post(&window_sem);
             st = ca_array_put(DBR_DOUBLE, count, ch, buf);

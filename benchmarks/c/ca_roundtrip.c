@@ -17,28 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/resource.h>
 
 #include <cadef.h>
 
+#include "bench_common.h"
+
 static sem_t done_sem;
 static int put_status;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void cpu_now(double *user, double *sys)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-}
 
 static void put_done(struct event_handler_args args)
 {
@@ -69,12 +54,12 @@ static int do_putcb(chid ch, double *counter)
 static int phase(const char *name, int (*op)(chid, double *), chid ch,
                  double window, double warmup)
 {
-    double counter = 0, u0, s0, u1, s1;
+    double counter = 0;
     unsigned long n = 0;
     double t = now(), end = t + warmup;
     while (now() < end)
         if (op(ch, &counter) != ECA_NORMAL) return -1;
-    cpu_now(&u0, &s0);
+    struct cpu_sample c0 = cpu_now();
     double t0 = now();
     end = t0 + window;
     do {
@@ -82,8 +67,8 @@ static int phase(const char *name, int (*op)(chid, double *), chid ch,
         n++;
     } while (now() < end);
     double t1 = now();
-    cpu_now(&u1, &s1);
-    double wall = t1 - t0, user = u1 - u0, sys = s1 - s0;
+    struct cpu_sample c1 = cpu_now();
+    double wall = t1 - t0, user = c1.user - c0.user, sys = c1.sys - c0.sys;
     printf("\"%s\": {\"ops\": %lu, \"seconds\": %.4f, \"ops_per_s\": %.1f, "
            "\"cpu_us_per_op\": %.4f, \"user_us_per_op\": %.4f, \"sys_us_per_op\": %.4f}",
            name, n, wall, n / wall, (user + sys) * 1e6 / n, user * 1e6 / n, sys * 1e6 / n);
@@ -103,12 +88,7 @@ int main(int argc, char **argv)
 
     SEVCHK(ca_context_create(ca_enable_preemptive_callback), "ca_context_create");
     chid ch;
-    SEVCHK(ca_create_channel(pv, NULL, NULL, 0, &ch), "ca_create_channel");
-    int st = ca_pend_io(5.0);
-    if (st != ECA_NORMAL) {
-        fprintf(stderr, "ca_roundtrip: cannot connect to %s: %s\n", pv, ca_message(st));
-        return 1;
-    }
+    if (connect_one("ca_roundtrip", pv, &ch)) return 1;
     printf("{");
     if (phase("get", do_get, ch, window, warmup)) {
         fprintf(stderr, "ca_roundtrip: get failed\n");

@@ -22,38 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/resource.h>
 
 #include <cadef.h>
+
+#include "bench_common.h"
 
 static void *copy_buf;
 static size_t copy_buf_size;
 static unsigned long n_updates = 0;      /* updated from CA aux thread */
 static unsigned long long n_bytes = 0;
 static unsigned long n_errors = 0;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-struct cpu_sample { double user, sys; long nvcsw, nivcsw, minflt; };
-
-static struct cpu_sample cpu_now(void)
-{
-    struct rusage ru;
-    struct cpu_sample c;
-    getrusage(RUSAGE_SELF, &ru);
-    c.user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
-    c.sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-    c.nvcsw = ru.ru_nvcsw;   /* voluntary context switches ~ thread wake-ups */
-    c.nivcsw = ru.ru_nivcsw;
-    c.minflt = ru.ru_minflt; /* page faults: first touches of fresh memory */
-    return c;
-}
 
 static void on_update(struct event_handler_args args)
 {
@@ -66,14 +44,6 @@ static void on_update(struct event_handler_args args)
     memcpy(copy_buf, args.dbr, nbytes);
     __atomic_add_fetch(&n_bytes, (unsigned long long)nbytes, __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_updates, 1, __ATOMIC_RELAXED);
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts)) {}
 }
 
 int main(int argc, char **argv)
@@ -98,12 +68,7 @@ int main(int argc, char **argv)
 
     SEVCHK(ca_context_create(ca_enable_preemptive_callback), "ca_context_create");
     chid ch;
-    SEVCHK(ca_create_channel(pv, NULL, NULL, 0, &ch), "ca_create_channel");
-    int st = ca_pend_io(5.0);
-    if (st != ECA_NORMAL) {
-        fprintf(stderr, "ca_subscriber: cannot connect to %s: %s\n", pv, ca_message(st));
-        return 1;
-    }
+    if (connect_one("ca_subscriber", pv, &ch)) return 1;
     unsigned long nelm = ca_element_count(ch);
     copy_buf_size = dbr_size_n(type, nelm);
     copy_buf = malloc(copy_buf_size);

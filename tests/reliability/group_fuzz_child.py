@@ -37,10 +37,8 @@ test of their own) also tries what this fuzz found broken, now fixed and kept as
   and is now refused with TypeError.
 """
 
-import argparse
 import faulthandler
 import gc
-import json
 import select
 import sys
 import threading
@@ -48,13 +46,14 @@ import time
 import traceback
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE, GroupBatch, MonitorGroup
+from monitor_fuzz_common import (RECORDS, FuzzerBase, argument_parser, hypothesis_run, junk,
+                                 start_run)
 
 CALL_ERRORS = (TypeError, ValueError, OverflowError, MemoryError)
 EXAMPLE_WATCHDOG = 30.0
@@ -62,12 +61,6 @@ WATCHDOG_REARM = 5.0
 HELD_MAX = 24
 MAX_STEPS = 30
 SPARES = 4                              # fresh channels made ahead per record
-# records of the reference IOC, with what write(i) puts to make an update (cacalc counts alone)
-RECORDS = {'catest': lambda i: i % 7 * 0.5, 'calong': lambda i: i % 5, 'cabo': lambda i: i % 2,
-           'cawave': lambda i: np.arange(20.0) + i, 'castr': lambda i: 'fuzz %d' % i,
-           'cawaveh': lambda i: np.arange(150, dtype=np.int16) + i % 100,
-           'cawavef': lambda i: np.linspace(0, i, 150, dtype=np.float32),
-           'cawaves': lambda i: ['a', str(i)], 'cacalc': None}
 NAMES = sorted(RECORDS)
 # the dtype of a plain or TIME_ request, by request type % 7 (STRING SHORT FLOAT ENUM CHAR LONG
 # DOUBLE)
@@ -75,9 +68,6 @@ DTYPES = [np.dtype(d) for d in ('S40', 'int16', 'float32', 'uint16', 'uint8', 'i
 EVENTS = (UPDATE, CONNECTED, DISCONNECTED)
 FIELD_DTYPES = {'index': np.int32, 'timestamps': np.float64, 'status': np.int16,
                 'severity': np.int16, 'counts': np.uint32, 'events': np.uint8}
-
-junk = st.sampled_from([None, 'x', b'1', 1.5, float('nan'), [], {}, object(), 2 ** 64,
-                        -2 ** 63 - 1, 10 ** 30, True])
 
 
 def mostly(good, bad):
@@ -105,46 +95,27 @@ def plain_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-class Fuzzer:
+class Fuzzer(FuzzerBase):
     def __init__(self, trace, known_bugs=()):
-        self.trace = trace
+        super().__init__(trace)
         self.timeouts = timeouts
         self.operations_drawn = list(OPERATIONS)
         if 'nan' in known_bugs:
             self.timeouts = st.one_of(timeouts, st.just(float('nan')))
         if 'reinit' in known_bugs:
             self.operations_drawn.append('reinit')
-        self.examples = self.operations = self.made = 0
         self.rows = self.added = self.removed = self.cleared = 0
         self.connection_rows = 0            # CONNECTED / DISCONNECTED rows drained
-        self.failures = []
-        self.held = []                      # batches kept across examples
-        self.writes = 0
-        self.notified = 0
-        self.chids = {}                     # one connected chid per record, for the whole run
-        self.native = {}
         self.stale = None                   # a chid cleared at the start
         self.rejected = {}                  # constructor errors by type
         self.spares = {}                    # record name -> connected chids for fresh_channel
 
-    def note(self, text):
-        if self.trace:
-            with open(self.trace, 'w') as f:
-                f.write(text)
-
-    def fail(self, text):
-        self.failures.append(text)
-
     def connect(self):
-        for name in NAMES:
-            status, chid = ca.create_channel(name)
-            assert status == ECA.NORMAL, (name, status)
-            self.chids[name] = chid
+        self.create_channels(NAMES)
         status, self.stale = ca.create_channel('catest')
         assert status == ECA.NORMAL, status
-        assert ca.pend_io(10.0) == ECA.NORMAL
+        self.wait_connected()
         assert ca.clear_channel(self.stale) == ECA.NORMAL
-        self.native = {name: ca.element_count(chid) for name, chid in self.chids.items()}
 
     def fresh_channel(self, name):
         """A channel of the example's own (so that it can be cleared), connected. They are
@@ -167,10 +138,6 @@ class Fuzzer:
             group = made.get('group')
             self.check_batch(batch, group, 'notify', None if group is None else len(group.chids))
         return notify
-
-    @staticmethod
-    def notify_raises(batch):
-        raise RuntimeError('fuzz notify raises on purpose')
 
     def check_batch(self, batch, group, where, n_chids=None):
         """The documented shape of a GroupBatch; with `group`, also its width, dtype and
@@ -210,13 +177,6 @@ class Fuzzer:
             self.fail('%s: counts %s beyond the width %d' % (where, batch.counts, group.width))
 
     # -- examples --------------------------------------------------------------------------
-
-    def write(self, name):
-        make = RECORDS[name]
-        if make is not None:
-            self.writes += 1
-            ca.put(self.chids[name], make(self.writes))
-        ca.flush_io()
 
     def run_example(self, data):
         self.examples += 1
@@ -565,24 +525,15 @@ class Fuzzer:
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('max_examples', type=int)
-    parser.add_argument('--seed', type=int, default=20261202)
-    parser.add_argument('--trace')
+    parser = argument_parser(default_seed=20261202)
     parser.add_argument('--known-bug', action='append', default=[], choices=['nan', 'reinit'])
     args = parser.parse_args()
-    faulthandler.enable()
-    reported = []
-    sys.unraisablehook = lambda u: reported.append(repr(u.exc_value))
     started = time.monotonic()
-    assert ca.create_context(True) == ECA.NORMAL
+    reported = start_run()
     fuzzer = Fuzzer(args.trace, args.known_bug)
     fuzzer.connect()
 
-    @seed(args.seed)
-    @settings(max_examples=args.max_examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=False)
-    @given(data=st.data())
+    @hypothesis_run(args)
     def fuzz(data):
         # re-armed every few seconds rather than per example (arming costs a thread wake-up):
         # an example that hangs is still killed within EXAMPLE_WATCHDOG + WATCHDOG_REARM
@@ -599,8 +550,7 @@ def main():
     while fuzzer.held:
         fuzzer.release(fuzzer.held.pop())
     gc.collect()
-    unexpected = [r for r in reported if 'fuzz notify raises on purpose' not in r]
-    fuzzer.failures.extend('unraisable: ' + r for r in unexpected)
+    fuzzer.fail_unraisable(reported)
     summary = {'examples': fuzzer.examples, 'groups': fuzzer.made,
                'calls': fuzzer.operations, 'rows': fuzzer.rows,
                'connection_rows': fuzzer.connection_rows, 'added': fuzzer.added,
@@ -608,11 +558,7 @@ def main():
                'notified': fuzzer.notified, 'writes': fuzzer.writes, 'seed': args.seed,
                'known_bugs': args.known_bug, 'seconds': round(time.monotonic() - started, 1),
                'failures': len(fuzzer.failures), 'findings': fuzzer.failures[:20]}
-    for chid in list(fuzzer.chids.values()) + sum(fuzzer.spares.values(), []):
-        ca.clear_channel(chid)
-    ca.destroy_context()
-    print('FUZZ-SUMMARY ' + json.dumps(summary), flush=True)
-    return 1 if fuzzer.failures else 0
+    return fuzzer.finish(summary, list(fuzzer.chids.values()) + sum(fuzzer.spares.values(), []))
 
 
 if __name__ == '__main__':

@@ -20,35 +20,26 @@ TimeoutError / EOFError from get; bools from wait. Anything else is a failure; a
 Last stdout line on success: ``FUZZ-SUMMARY {json}``.
 """
 
-import argparse
 import faulthandler
 import gc
-import json
 import sys
 import time
 import traceback
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import caffi.ca as ca
 from caffi.constants import ECA
 from caffi.dbr import DBR
 from caffi.monitor import Batch, Monitor, Update
+from monitor_fuzz_common import (RECORDS, FuzzerBase, argument_parser, hypothesis_run, junk,
+                                 start_run)
 
 CONSTRUCTOR_ERRORS = (TypeError, ValueError, OverflowError, MemoryError)
 EXAMPLE_WATCHDOG = 30.0
-# records of the reference IOC, with what write(i) puts to make an update (cacalc counts alone)
-RECORDS = {'catest': lambda i: i % 7 * 0.5, 'calong': lambda i: i % 5, 'cabo': lambda i: i % 2,
-           'cawave': lambda i: np.arange(20.0) + i, 'castr': lambda i: 'fuzz %d' % i,
-           'cawaveh': lambda i: np.arange(150, dtype=np.int16) + i % 100,
-           'cawavef': lambda i: np.linspace(0, i, 150, dtype=np.float32),
-           'cawaves': lambda i: ['a', str(i)], 'cacalc': None}
 DTYPES = ('S40', 'int16', 'float32', 'uint16', 'uint8', 'int32', 'float64')
 
-junk = st.sampled_from([None, 'x', b'1', 1.5, float('nan'), [], {}, object(), 2 ** 64,
-                        -2 ** 63 - 1, 10 ** 30, True])
 small_ints = st.one_of(st.integers(-3, 40), st.integers(-2 ** 40, 2 ** 40))
 chtypes = st.one_of(st.integers(-5, 45), st.sampled_from(list(DBR)), junk)
 counts = st.one_of(st.none(), st.integers(-3, 200), junk)
@@ -59,40 +50,14 @@ max_ns = st.one_of(st.none(), st.integers(-5, 70), st.sampled_from([10 ** 30, -1
 timeouts = st.sampled_from([0, 0.0, 0.001, 0.02, -1.0])
 
 
-class Fuzzer:
-    def __init__(self, trace):
-        self.trace = trace
-        self.examples = self.operations = self.made = 0
-        self.failures = []
-        self.held = []                      # batches kept across examples
-        self.writes = 0
-        self.notified = 0
-        self.chids = {}
-        self.native = {}
-
-    def note(self, text):
-        if self.trace:
-            with open(self.trace, 'w') as f:
-                f.write(text)
-
-    def fail(self, text):
-        self.failures.append(text)
-
+class Fuzzer(FuzzerBase):
     def connect(self):
-        for name in RECORDS:
-            status, chid = ca.create_channel(name)
-            assert status == ECA.NORMAL, (name, status)
-            self.chids[name] = chid
-        assert ca.pend_io(10.0) == ECA.NORMAL
-        self.native = {name: ca.element_count(chid) for name, chid in self.chids.items()}
+        self.create_channels(RECORDS)
+        self.wait_connected()
 
     def notify_ok(self, batch):
         self.notified += 1
         self.check_batch(batch, None, 'notify')
-
-    @staticmethod
-    def notify_raises(batch):
-        raise RuntimeError('fuzz notify raises on purpose')
 
     def check_batch(self, batch, monitor, where, record=None):
         if not isinstance(batch, Batch):
@@ -115,13 +80,6 @@ class Fuzzer:
         if n and record is not None and batch.counts.max() > self.native[record]:
             self.fail('%s: counts %s beyond the native %d' % (
                 where, batch.counts, self.native[record]))
-
-    def write(self, name):
-        make = RECORDS[name]
-        if make is not None:
-            self.writes += 1
-            ca.put(self.chids[name], make(self.writes))
-        ca.flush_io()
 
     def run_example(self, data):
         self.examples += 1
@@ -219,23 +177,13 @@ class Fuzzer:
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('max_examples', type=int)
-    parser.add_argument('--seed', type=int, default=20261201)
-    parser.add_argument('--trace')
-    args = parser.parse_args()
-    faulthandler.enable()
-    reported = []
-    sys.unraisablehook = lambda u: reported.append(repr(u.exc_value))
+    args = argument_parser(default_seed=20261201).parse_args()
     started = time.monotonic()
-    assert ca.create_context(True) == ECA.NORMAL
+    reported = start_run()
     fuzzer = Fuzzer(args.trace)
     fuzzer.connect()
 
-    @seed(args.seed)
-    @settings(max_examples=args.max_examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=False)
-    @given(data=st.data())
+    @hypothesis_run(args)
     def fuzz(data):
         faulthandler.dump_traceback_later(EXAMPLE_WATCHDOG, exit=True)
         fuzzer.run_example(data)
@@ -244,17 +192,12 @@ def main():
     fuzz()
     fuzzer.held.clear()
     gc.collect()
-    unexpected = [r for r in reported if 'fuzz notify raises on purpose' not in r]
-    fuzzer.failures.extend('unraisable: ' + r for r in unexpected)
+    fuzzer.fail_unraisable(reported)
     summary = {'examples': fuzzer.examples, 'monitors': fuzzer.made,
                'calls': fuzzer.operations, 'notified': fuzzer.notified, 'seed': args.seed,
                'seconds': round(time.monotonic() - started, 1),
                'failures': len(fuzzer.failures), 'findings': fuzzer.failures[:20]}
-    for chid in fuzzer.chids.values():
-        ca.clear_channel(chid)
-    ca.destroy_context()
-    print('FUZZ-SUMMARY ' + json.dumps(summary), flush=True)
-    return 1 if fuzzer.failures else 0
+    return fuzzer.finish(summary, fuzzer.chids.values())
 
 
 if __name__ == '__main__':

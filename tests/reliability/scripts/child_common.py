@@ -2,7 +2,8 @@
 
 A child script prints protocol lines ``@@ {"tag": ..., ...}`` (JSON) on stdout and reads
 one-word commands from stdin.  Everything else it prints is passed through to the parent as
-plain output.  The parent side is ``reliability_util.ChildProcess``.
+plain output.  The parent side is ``reliability_util.ChildProcess``.  Also the small CA steps
+several child scripts take (connect a channel, write and wait for the completion).
 """
 
 import faulthandler
@@ -10,6 +11,9 @@ import json
 import sys
 import threading
 import time
+
+import caffi.ca as ca
+from caffi.constants import ECA
 
 
 def report(tag, **data):
@@ -68,3 +72,26 @@ class Log(object):
     def __len__(self):
         with self.cond:
             return len(self.items)
+
+
+def connect(name, callback=None):
+    """A channel to *name*; without a connection callback, connected (ca.pend_io) on return."""
+    status, chid = ca.create_channel(name, callback)
+    assert status == ECA.NORMAL
+    if callback is None:
+        assert ca.pend_io(10) == ECA.NORMAL
+    return chid
+
+
+def put_wait(chid, value, pump=None):
+    """Write *value* with a completion callback and wait until it reports success.
+    pump(predicate) is how a non-preemptive context waits: only pend_event delivers there."""
+    done = Log()
+    assert ca.put(chid, value, callback=done.add) == ECA.NORMAL
+    ca.flush_io()
+    if pump is None:
+        arrived = done.wait_until(lambda items: items, 10)
+    else:
+        arrived = pump(lambda: len(done) == 1)
+    assert arrived, 'put callback missing'
+    assert done.items[0]['status'] == ECA.NORMAL, done.items

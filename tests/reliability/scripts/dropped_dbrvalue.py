@@ -19,7 +19,7 @@ import struct
 import sys
 import time
 
-from child_common import Log, report, wait_command, watchdog
+from child_common import connect, put_wait, report, wait_command, watchdog
 
 import caffi.ca as ca
 from caffi.constants import ECA
@@ -33,21 +33,6 @@ VALUES = [ELEMENT] * 150
 SIZES = {DBR.LONG: 600, DBR.TIME_LONG: 16 + 149 * 4}
 READS = 40
 RECLAIMERS = 400
-
-
-def connect(name):
-    status, chid = ca.create_channel(name)
-    assert status == ECA.NORMAL
-    assert ca.pend_io(10) == ECA.NORMAL
-    return chid
-
-
-def put_wait(chid, value):
-    done = Log()
-    assert ca.put(chid, value, callback=done.add) == ECA.NORMAL
-    ca.flush_io()
-    assert done.wait_until(lambda items: items, 10)
-    assert done.items[0]['status'] == ECA.NORMAL
 
 
 def issue_dropped(chid, n):

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from child_common import Log, report, watchdog
+from child_common import Log, connect, put_wait, report, watchdog
 
 import caffi.ca as ca
 from caffi.constants import ECA
@@ -37,22 +37,6 @@ def pump(predicate, timeout=10.0):
     return True
 
 
-def connect(name, callback=None):
-    status, chid = ca.create_channel(name, callback)
-    assert status == ECA.NORMAL
-    if callback is None:
-        assert ca.pend_io(10) == ECA.NORMAL
-    return chid
-
-
-def put_wait(chid, value):
-    done = Log()
-    assert ca.put(chid, value, callback=done.add) == ECA.NORMAL
-    ca.flush_io()
-    assert pump(lambda: len(done) == 1), 'put callback missing'
-    assert done.items[0]['status'] == ECA.NORMAL, done.items
-
-
 def name_of(status):
     return getattr(status, 'name', str(status))
 
@@ -64,8 +48,8 @@ def nested():
     trigger = connect('catest')
     target = connect('calong')
     text = connect('castr')
-    put_wait(trigger, 0.0)
-    put_wait(target, 0)
+    put_wait(trigger, 0.0, pump)
+    put_wait(target, 0, pump)
     inner_gets, inner_same, inner_puts, side_updates = Log(), Log(), Log(), Log()
     statuses = []
     plain_values = []
@@ -97,7 +81,7 @@ def nested():
     assert status == ECA.NORMAL
     ca.flush_io()
     for n in range(1, N + 1):
-        put_wait(trigger, n / 4.0)         # catest stays below its HIGH limit (no alarms)
+        put_wait(trigger, n / 4.0, pump)       # catest stays below its HIGH limit (no alarms)
         # wait for this round's nested put before the next trigger, so the order is known
         assert pump(lambda: len(inner_puts) >= n), 'nested put callback %d missing' % n
     assert pump(lambda: len(inner_gets) >= N and len(inner_same) >= N)
