@@ -756,15 +756,11 @@ cdef ReadBatch new_batch(ReadCompletions completions, list names, list requests)
     return batch
 
 
-cdef enum:
-    # reads issued between two flushes: the server starts on the first ones while the rest are
-    # queued (one flush wakes libca's send thread: a few microseconds)
-    READS_PER_FLUSH = 256
-
-
 cdef issue(ReadBatch batch, list chids, long count):
-    """Issue the read of every slot whose chid is a live channel; a chid that is not is
-    answered at once with ECA_DISCONN."""
+    """Issue the read of every slot whose chid is a live channel, flushed in one go (flushing
+    every few hundred reads, to let the server start early, cost more than it won: each flush
+    wakes libca's send thread, which then competes with this loop for the CPU); a chid that is
+    not a live channel is answered at once with ECA_DISCONN."""
     cdef Py_ssize_t n = batch.size, i, issued = 0
     cdef cadef.chid *issue_to = <cadef.chid *>malloc((n if n > 0 else 1) * sizeof(cadef.chid))
     if issue_to == NULL:
@@ -799,7 +795,6 @@ cdef issue(ReadBatch batch, list chids, long count):
         batch.state.outstanding = issued + 1      # the issuer's hold: none completes it early
         batch.completions.issued.add(batch)
         with nogil:
-            issued = 0
             for i in range(n):
                 if issue_to[i] == NULL:
                     continue
@@ -809,9 +804,6 @@ cdef issue(ReadBatch batch, list chids, long count):
                 if status != caerr.ECA_NORMAL:
                     publish_status(&slot.status, status)
                     read_answered(&batch.state)
-                issued += 1
-                if issued % READS_PER_FLUSH == 0:
-                    cadef.ca_flush_io()
             cadef.ca_flush_io()
             read_answered(&batch.state)
     except BaseException:
