@@ -263,9 +263,16 @@ cdef class GroupDispatch:
     cdef bint floating                        # ... of floating point numbers
     cdef long long serial                     # batches dispatched so far
     cdef unsigned long long ring_dropped      # the group's count of rows its full ring dropped
+    cdef bint view_rows                       # array values view the drained store (no copy)
 
-    def __init__(self, group):
+    def __init__(self, group, bint view_rows=False):
+        """view_rows: array values are views of the batch's store, which a drain hands out
+        whole and which returns to the ring only once nothing refers to it. For a ring of a
+        few huge rows (1M-element waveforms) that saves a copy per update; a value kept then
+        keeps its store (a few rows). For small rows copies are cheap and a kept value must
+        not keep a store of thousands of rows, so the default copies."""
         self.group = group
+        self.view_rows = view_rows
         self.members = []
         self.dtype = group.dtype
         self.scalar = group.width == 1
@@ -425,6 +432,8 @@ cdef class GroupDispatch:
         ring's store (which is reused once the batch goes)."""
         cdef int kind = member.kind
         if kind == KIND_ARRAY:
+            if self.view_rows:
+                return values[row, :count].view(ca_array)
             return values[row, :count].copy().view(ca_array)
         if kind in (KIND_STR_ARRAY, KIND_BYTES_ARRAY, KIND_STR, KIND_BYTES):
             return value_of(kind, values[row, :count].tolist(), member.dtype)

@@ -871,7 +871,8 @@ class _GroupFeed:
         depth = max(_RING_MIN_ROWS, min(_RING_ROWS, _RING_BYTES // (
             width * _BASE_DTYPES[request % _TIME_OFFSET].itemsize)))
         self.group = MonitorGroup([], request, count=width, depth=depth, mask=events)
-        self.dispatch = GroupDispatch(self.group)
+        # rows so large that the ring holds only a few: values view them rather than copy
+        self.dispatch = GroupDispatch(self.group, view_rows=depth <= _RING_MIN_ROWS)
         self.fd = self.group.fileno()
         self.loop.add_reader(self.fd, self._on_readable)
         self.closed = False
