@@ -624,7 +624,8 @@ def _finish_read(future, request, name, status, data):
 
 async def caget(pvs, datatype=None, format=dbr.FORMAT_RAW, count=0, timeout=DEFAULT_TIMEOUT,
                 throw=True):
-    """Read one PV (a value) or a list of PVs (a list of values, read in parallel).
+    """Read one PV (a value) or a list of PVs (a list of values, read in one batch: every read
+    issued in one call, the replies collected in C, one wake-up of the loop).
 
     datatype: None (native), a DBR_ code (including DBR_CHAR_STR, DBR_CHAR_UNICODE,
     DBR_CHAR_BYTES, DBR_ENUM_STR) or a Python/numpy type; format: FORMAT_RAW, FORMAT_TIME or
@@ -694,18 +695,30 @@ async def _read_batch(cache, names, channels, datatype, format, count, seconds, 
     return await _batch_values(batch, cache, seconds, throw)
 
 
+class _BatchExpired(Exception):
+    """A batch read's timeout expired before every read was answered."""
+
+
+def _expire(future):
+    if not future.done():
+        future.set_exception(_BatchExpired())
+
+
 async def _batch_values(batch, cache, seconds, throw):
     """The values of a batch read once it is answered. throw=False: a CANothing for each
     failure (ECA_TIMEOUT for a read not answered within `seconds`); else the first raises."""
-    batch.future = future = cache.loop.create_future()
+    loop = cache.loop
+    batch.future = future = loop.create_future()
+    # the timeout as one timer on the future itself (asyncio.wait_for wraps it in more futures)
+    expiry = None if seconds is None else loop.call_later(seconds, _expire, future)
     try:
-        if seconds is None:
-            await future
-        else:
-            await asyncio.wait_for(future, seconds)
-    except asyncio.TimeoutError:
+        await future
+    except _BatchExpired:
         if throw:
             raise CANothing('Multiple PVs', ECA.TIMEOUT) from None
+    finally:
+        if expiry is not None:
+            expiry.cancel()
     values = batch.values(CANothing)
     if throw and batch.failures:
         raise next(value for value in values if isinstance(value, CANothing))
