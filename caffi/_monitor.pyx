@@ -22,8 +22,8 @@ from posix.unistd cimport close as close_fd
 cimport cadef
 cimport caerr
 cimport db_access as dba
-from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
-                         epicsMutexUnlock, epicsEventId, epicsEventCreate, epicsEventDestroy,
+from ring_lock cimport RingLock, ring_lock_create, ring_lock_destroy, ring_lock, ring_unlock
+from epics_sync cimport (epicsEventId, epicsEventCreate, epicsEventDestroy,
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
 from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
                               monotonic_clock, wall_clock)
@@ -205,7 +205,7 @@ cdef inline void store_update(RingStore *store, Py_ssize_t slot, const SlotLayou
 
 
 cdef struct MonitorRing:
-    epicsMutexId lock
+    RingLock lock
     epicsEventId ready               # triggered after each stored update and at close
     SlotLayout slots
     Py_ssize_t depth                 # slots
@@ -223,19 +223,19 @@ cdef struct MonitorRing:
 cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
     cdef MonitorRing *ring = <MonitorRing *>args.usr
     cdef bint wake
-    epicsMutexLock(ring.lock)
+    ring_lock(ring.lock)
     if ring.closed:
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     if args.status != caerr.ECA_NORMAL or args.dbr == NULL:
         ring.failures += 1
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     count_update(&ring.counters, <unsigned long long>args.count * ring.slots.element_size)
     if ring.filled == ring.depth:
         ring.dropped += 1
         if ring.drop_newest:
-            epicsMutexUnlock(ring.lock)
+            ring_unlock(ring.lock)
             return
         ring.oldest = (ring.oldest + 1) % ring.depth
         ring.filled -= 1
@@ -243,7 +243,7 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
                  ring.counters.last_time)             # receipt time: the counters' clock read
     ring.filled += 1
     wake = ring.waiters > 0          # no system call per update while nobody waits
-    epicsMutexUnlock(ring.lock)
+    ring_unlock(ring.lock)
     if wake:
         epicsEventTrigger(ring.ready)
 
@@ -371,7 +371,7 @@ cdef class Monitor(SubscriptionRecord):
             ring.depth = depth
             ring.drop_newest = overflow == 'drop_newest'
             ring.store = store_new(depth, ring.slots.row_bytes)
-            ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pyx', 0)
+            ring.lock = ring_lock_create()
             ring.ready = epicsEventCreate(epicsEventEmpty)
             if ring.store == NULL or ring.lock == NULL or ring.ready == NULL:
                 raise MemoryError()
@@ -392,7 +392,7 @@ cdef class Monitor(SubscriptionRecord):
         # child the lock and event may be held by a thread that is gone: they are left alone)
         if self.ring != NULL:
             if self.ring.lock != NULL and not inherited(self.generation):
-                epicsMutexDestroy(self.ring.lock)
+                ring_lock_destroy(self.ring.lock)
             if self.ring.ready != NULL and not inherited(self.generation):
                 epicsEventDestroy(self.ring.ready)
             free(self.ring.store)
@@ -431,14 +431,14 @@ cdef class Monitor(SubscriptionRecord):
         cdef dict result
         self.check_made()
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
         try:
             result = counters_dict(&self.ring.counters)
             result['dropped'] = self.ring.dropped
             result['failures'] = self.ring.failures
             result['pending'] = self.ring.filled
         finally:
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
         return result
 
     def wait(self, timeout=None):
@@ -457,18 +457,18 @@ cdef class Monitor(SubscriptionRecord):
             # bounded slices so that a channel cleared elsewhere is noticed
             slice_ = 0.1 if timeout is None or remaining > 0.1 else remaining
             with nogil:
-                epicsMutexLock(ring.lock)
+                ring_lock(ring.lock)
                 filled = ring.filled
                 closed = ring.closed
                 if not filled and not closed and slice_ > 0:
                     ring.waiters += 1
-                    epicsMutexUnlock(ring.lock)
+                    ring_unlock(ring.lock)
                     epicsEventWaitWithTimeout(ring.ready, slice_)
-                    epicsMutexLock(ring.lock)
+                    ring_lock(ring.lock)
                     ring.waiters -= 1
                     filled = ring.filled
                     closed = ring.closed
-                epicsMutexUnlock(ring.lock)
+                ring_unlock(ring.lock)
             if filled:
                 return True
             if closed or not self.active:
@@ -494,10 +494,10 @@ cdef class Monitor(SubscriptionRecord):
         cdef RingStore *out = take_spare(&self.spare, ring.depth, ring.slots.row_bytes)
         cdef Py_ssize_t first = 0, taken
         with nogil:
-            epicsMutexLock(ring.lock)
+            ring_lock(ring.lock)
             taken = take_rows(&ring.store, ring.depth, &ring.oldest, &ring.filled,
                               ring.slots.row_bytes, limit, &out, &first)
-            epicsMutexUnlock(ring.lock)
+            ring_unlock(ring.lock)
         if taken == 0:                           # another consumer took them meanwhile
             self.recycle(out)
             return self.empty_batch()
@@ -579,9 +579,9 @@ cdef class Monitor(SubscriptionRecord):
             return
         self.check_made()
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
             self.ring.closed = True
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
             epicsEventTrigger(self.ring.ready)
         if self.active:
             clear_subscription(self)
@@ -638,7 +638,7 @@ cdef struct GroupMember:
 
 
 cdef struct GroupRing:
-    epicsMutexId lock
+    RingLock lock
     int fd                           # eventfd: readable while rows wait, or once closed
     SlotLayout slots
     Py_ssize_t depth
@@ -688,12 +688,12 @@ cdef void on_member_connection(ConnectionWatch *watch, bint connected) noexcept 
     cdef GroupRing *ring = member.ring
     cdef Py_ssize_t slot
     cdef RingStore *store
-    epicsMutexLock(ring.lock)
+    ring_lock(ring.lock)
     if ring.closed or not member.active:
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     if ring.filled == ring.depth and group_make_room(ring, member) < 0:
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     store = ring.store
     slot = (ring.oldest + ring.filled) % ring.depth
@@ -707,7 +707,7 @@ cdef void on_member_connection(ConnectionWatch *watch, bint connected) noexcept 
     ring.filled += 1
     if ring.filled == 1:
         group_signal(ring)
-    epicsMutexUnlock(ring.lock)
+    ring_unlock(ring.lock)
 
 
 cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
@@ -715,20 +715,20 @@ cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
     cdef GroupRing *ring = member.ring
     cdef Py_ssize_t slot
     cdef double now
-    epicsMutexLock(ring.lock)
+    ring_lock(ring.lock)
     if ring.closed or not member.active:
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     if args.status != caerr.ECA_NORMAL or args.dbr == NULL:
         member.failures += 1
         ring.failures += 1
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     now = wall_clock()
     count_update_at(&member.counters, <unsigned long long>args.count * ring.slots.element_size, now)
     count_update_at(&ring.counters, <unsigned long long>args.count * ring.slots.element_size, now)
     if ring.filled == ring.depth and group_make_room(ring, member) < 0:
-        epicsMutexUnlock(ring.lock)
+        ring_unlock(ring.lock)
         return
     slot = (ring.oldest + ring.filled) % ring.depth
     store_update(ring.store, slot, &ring.slots, &args, now)
@@ -737,7 +737,7 @@ cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
     ring.filled += 1
     if ring.filled == 1:
         group_signal(ring)               # the first row of a batch: one wake-up per batch
-    epicsMutexUnlock(ring.lock)
+    ring_unlock(ring.lock)
 
 
 GroupBatch = _namedtuple('GroupBatch', 'index values timestamps status severity counts events')
@@ -845,7 +845,7 @@ cdef class MonitorGroup:
         ring.depth = depth
         ring.drop_newest = overflow == 'drop_newest'
         ring.store = store_new(depth, ring.slots.row_bytes)
-        ring.lock = epicsMutexOsiCreate(b'caffi/_monitor.pyx', 0)
+        ring.lock = ring_lock_create()
         if ring.store == NULL or ring.lock == NULL:
             raise MemoryError()
         ring.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
@@ -866,7 +866,7 @@ cdef class MonitorGroup:
         if self.ring == NULL:
             return
         if self.ring.lock != NULL and not inherited(self.generation):   # see Monitor.__dealloc__
-            epicsMutexDestroy(self.ring.lock)
+            ring_lock_destroy(self.ring.lock)
         if self.ring.fd >= 0:
             close_fd(self.ring.fd)
         for i in range(self.ring.member_capacity):
@@ -955,21 +955,21 @@ cdef class MonitorGroup:
         member.index = index
         member.active = True
         with nogil:
-            epicsMutexLock(ring.lock)
+            ring_lock(ring.lock)
             if index >= ring.member_capacity:
                 memcpy(table, ring.members, ring.member_capacity * sizeof(GroupMember *))
                 table, ring.members = ring.members, table
                 ring.member_capacity = capacity
             ring.members[index] = member
-            epicsMutexUnlock(ring.lock)
+            ring_unlock(ring.lock)
         free(table)                               # the old table, or the unused new one
         return member
 
     cdef void deactivate(self, GroupMember *member) noexcept:
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
             member.active = False
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
 
     cdef GroupSubscription member_at(self, object which):
         """A member by index or by chid; KeyError if it is not (or no longer) in the group."""
@@ -1074,12 +1074,12 @@ cdef class MonitorGroup:
         cdef RingStore *out = take_spare(&self.spare, ring.depth, ring.slots.row_bytes)
         cdef Py_ssize_t first = 0, taken
         with nogil:
-            epicsMutexLock(ring.lock)
+            ring_lock(ring.lock)
             taken = take_rows(&ring.store, ring.depth, &ring.oldest, &ring.filled,
                               ring.slots.row_bytes, limit, &out, &first)
             if ring.filled == 0 and not ring.closed:
                 group_clear_signal(ring)
-            epicsMutexUnlock(ring.lock)
+            ring_unlock(ring.lock)
         if taken == 0:                           # another consumer took them meanwhile
             self.recycle(out)
             return self.empty_batch()
@@ -1129,7 +1129,7 @@ cdef class MonitorGroup:
             member = (<GroupSubscription>self.member_at(which)).member
         cdef dict result
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
         try:
             if member != NULL:
                 result = counters_dict(&member.counters)
@@ -1141,7 +1141,7 @@ cdef class MonitorGroup:
                 result['failures'] = self.ring.failures
                 result['pending'] = self.ring.filled
         finally:
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
         if member == NULL:
             result['members'] = self.size
         return result
@@ -1161,7 +1161,7 @@ cdef class MonitorGroup:
         cdef double[::1] t = last
         cdef GroupMember *member
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
             for i in range(min(n, self.ring.member_capacity)):
                 member = self.ring.members[i]
                 if member == NULL:
@@ -1172,7 +1172,7 @@ cdef class MonitorGroup:
                 f[i] = member.failures
                 if member.counters.updates:
                     t[i] = member.counters.last_time
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
         return {'updates': updates, 'bytes': nbytes, 'dropped': dropped, 'failures': failures,
                 'last_update': last}
 
@@ -1192,10 +1192,10 @@ cdef class MonitorGroup:
             return
         self.check_made()
         with nogil:
-            epicsMutexLock(self.ring.lock)
+            ring_lock(self.ring.lock)
             self.ring.closed = True
             group_signal(self.ring)              # readable from now on: waiters wake up
-            epicsMutexUnlock(self.ring.lock)
+            ring_unlock(self.ring.lock)
         for subscription in self.members:
             if subscription is not None:
                 self.end_member(subscription)
