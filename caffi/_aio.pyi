@@ -60,6 +60,7 @@ class Request:
     format: Any
     time_fields: bool
     ctrl_fields: bool
+    def count_to_read(self, count: int) -> int: ...
 
 class ReadCompletions:
     def fileno(self) -> int: ...

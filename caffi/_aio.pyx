@@ -656,9 +656,7 @@ cdef class ReadBatch(PendingRead):
         cdef ReadSlot *slot
         cdef int status
         cdef list result = [None] * self.size
-        cdef list prepared = self.prepared
-        if prepared is None:
-            prepared = [None] * self.size
+        cdef list prepared = self.prepared      # read_batch() prepared it
         self.failures = 0
         for i in range(self.size):
             slot = &self.slots[i]
@@ -700,9 +698,14 @@ cdef class Request:
                            'element_count': self.element_count}
         return self.fields
 
+    def count_to_read(self, long count):
+        """read_count() for Python callers (a single caget, a CTRL monitor)."""
+        return self.read_count(count)
+
     cdef long read_count(self, long count):
-        """aioca's count rule: <0 the native count, >0 at most that, 0 the server's current
-        length."""
+        """The element count to ask libca for, by aioca's count rule: <0 the native count, >0
+        at most that, 0 the server's current length. (cdef: a Python subclass's cpdef
+        method would be looked up for overrides at every read of a list.)"""
         if count < 0:
             return self.element_count
         if count > 0:

@@ -566,17 +566,6 @@ class _Request(_aio.Request):
         return value
 
 
-def _read_count(channel, count):
-    """aioca's count rule: <0 the native count, >0 at most the native count, 0 the server's
-    current length."""
-    native = ca.element_count(channel.chid)
-    if count < 0:
-        return native
-    if count > 0:
-        return min(count, native)
-    return 0
-
-
 # ----------------------------------------------------------------------------------------
 # caget
 
@@ -602,7 +591,7 @@ async def _caget_one(name, datatype, format, count):
         _call_in_loop(loop, _finish_read, future, request, name, event['status'],
                       event['value'])
 
-    status, _ = ca.get(channel.chid, request.dbrtype, _read_count(channel, count), on_read,
+    status, _ = ca.get(channel.chid, request.dbrtype, request.count_to_read(count), on_read,
                        use_numpy=True)
     _raise_status(status, ca.get)
     _Context.cache().flush_soon()        # the reads of a list leave in one flush
@@ -654,16 +643,10 @@ async def _caget_many(names, datatype, format, count, timeout, throw):
         return await _read_batch(cache, names, channels, datatype, format, count, seconds,
                                  throw)
     if throw:
-        # one timeout for the whole list: connecting takes its share of it
+        # one timeout for the whole list: connecting takes its share of it (a list connect
+        # raises 'Multiple PVs' at the timeout, as the caget must)
         started = time.monotonic()
-        waits = [asyncio.ensure_future(channels[i].wait()) for i in late]
-        try:
-            await asyncio.wait(waits, timeout=seconds)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-        if not all(channels[i].connected() for i in late):
-            raise CANothing('Multiple PVs', ECA.TIMEOUT)
+        await connect([names[i] for i in late], timeout=seconds)
         if seconds is not None:
             seconds -= time.monotonic() - started
         return await _read_batch(cache, names, channels, datatype, format, count, seconds,
@@ -1031,7 +1014,7 @@ class Subscription:
             self.close()
 
     def _subscribe(self, channel, events, datatype, format, count):
-        request = _Request(channel, datatype, format)
+        request = channel.request(datatype, format)
         member = self._member
         member.kind = request.kind
         member.dtype = request.dtype
@@ -1049,7 +1032,7 @@ class Subscription:
             self._member_index = feed.add(member, channel, member_count)
             self._feed = feed
         else:
-            self._feed = _CallbackFeed(self, channel, request, _read_count(channel, count),
+            self._feed = _CallbackFeed(self, channel, request, request.count_to_read(count),
                                        events)
 
     def _connection_changed(self, connected):
