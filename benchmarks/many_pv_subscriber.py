@@ -9,8 +9,9 @@ jumps by more than one is a missed update.  KIND is how the updates are taken:
   context), a Python callback per update that checks the counter.  Run through
   peer_launcher.py on caffi 1.0.4, the same code measures that caffi.
 * ``group`` -- one ``caffi.monitor.MonitorGroup`` of all N; the main thread is a 20 Hz DAQ
-  loop: it waits for rows, lets a batch gather for 50 ms, drains it and checks the counters
-  with numpy (a last-value array by member index; no Python loop per row).
+  loop: it waits until a batch has gathered for 50 ms (the group's ``gather``: one wake-up per
+  batch), drains it and checks the counters with numpy (a last-value array by member index;
+  no Python loop per row).
 * ``monitors`` -- one ``caffi.monitor.Monitor`` per PV; the main thread drains every one of
   them every 20 ms and checks what came.
 * ``pyepics`` -- ``epics.PV(name, auto_monitor=True, callback=...)`` (its default form, 'time').
@@ -38,7 +39,7 @@ import time
 import numpy
 
 MONITOR_DEPTH = 64          # per-PV ring: 10 Hz drained every 20 ms leaves at most a few waiting
-GROUP_LINGER = 0.05         # a 20 Hz DAQ loop: the batch gathers for 50 ms after the wake-up
+GROUP_LINGER = 0.05         # a 20 Hz DAQ loop: a batch gathers for 50 ms after its first row
 MONITORS_PERIOD = 0.02
 
 
@@ -152,7 +153,7 @@ def run_group(names, window, warmup, timeout):
     ca, chids, connect_s = caffi_connect(names, timeout)
     from caffi.monitor import UPDATE, MonitorGroup
     tally = ArrayTally(len(names))
-    group = MonitorGroup(chids, chtype=ca.DBR.TIME_DOUBLE, count=1)
+    group = MonitorGroup(chids, chtype=ca.DBR.TIME_DOUBLE, count=1, gather=GROUP_LINGER)
     ca.flush_io()
     batches = [0, 0.0]      # drains, CPU seconds of this thread draining and checking
 
@@ -162,8 +163,7 @@ def run_group(names, window, warmup, timeout):
             remaining = end - time.perf_counter()
             if remaining <= 0:
                 return
-            if group.wait(min(remaining, 0.1)):
-                time.sleep(GROUP_LINGER)
+            if group.wait(min(remaining, 0.1)):        # once the batch has gathered
                 t0 = time.thread_time()
                 batch = group.drain()
                 if batch.events.any():          # connection rows (UPDATE is 0) carry no value

@@ -6,6 +6,10 @@
 
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
+cdef extern from "<time.h>" nogil:
+    enum:
+        CLOCK_REALTIME_COARSE       # Linux: the time at the last tick, read without the TSC
+
 
 cdef struct UpdateCounters:
     unsigned long long updates
@@ -25,6 +29,16 @@ cdef inline double wall_clock() noexcept nogil:
     """POSIX seconds now: the time of an update's receipt."""
     cdef timespec now
     clock_gettime(CLOCK_REALTIME, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef inline double receipt_clock(bint precise) noexcept nogil:
+    """POSIX seconds now, for an update's receipt: precise when the time becomes a row's stamp
+    (plain request types carry none of their own), else the clock of the last kernel tick
+    (a few ms coarse), which is all the counters' first/last update and rate need. Measured
+    here: 26 ns for the precise clock against 4 ns, on a path of ~70 ns per update."""
+    cdef timespec now
+    clock_gettime(CLOCK_REALTIME if precise else CLOCK_REALTIME_COARSE, &now)
     return now.tv_sec + now.tv_nsec * 1e-9
 
 

@@ -25,8 +25,8 @@ cimport db_access as dba
 from ring_lock cimport RingLock, ring_lock_create, ring_lock_destroy, ring_lock, ring_unlock
 from epics_sync cimport (epicsEventId, epicsEventCreate, epicsEventDestroy,
                          epicsEventTrigger, epicsEventWaitWithTimeout, epicsEventEmpty)
-from caffi._counters cimport (UpdateCounters, count_update, count_update_at, counters_dict,
-                              monotonic_clock, wall_clock)
+from caffi._counters cimport (UpdateCounters, count_update_at, counters_dict,
+                              monotonic_clock, receipt_clock, wall_clock)
 from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWatch,
                         DEFAULT_EVENT_MASK, acquired,
                         native_of, subscribe, call_reporting, watch_connection, unwatch_connection,
@@ -231,7 +231,8 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         ring.failures += 1
         ring_unlock(ring.lock)
         return
-    count_update(&ring.counters, <unsigned long long>args.count * ring.slots.element_size)
+    count_update_at(&ring.counters, <unsigned long long>args.count * ring.slots.element_size,
+                    receipt_clock(not ring.slots.has_stamp))
     if ring.filled == ring.depth:
         ring.dropped += 1
         if ring.drop_newest:
@@ -255,6 +256,7 @@ cdef class MonitorGroup
 # what a ring's slots may take in all: far beyond any machine, but Py_ssize_t arithmetic on the
 # store's offsets cannot overflow below it
 cdef Py_ssize_t MAX_STORE_BYTES = (<Py_ssize_t>1) << 52
+cdef double MAX_GATHER = 3600.0              # MonitorGroup(gather=...): an hour is surely a mistake
 
 # numpy dtypes of the DBF base types, indexed by `request type % BASE_TYPE_COUNT`
 cdef tuple MONITOR_DTYPES = ('S%d' % dba.MAX_STRING_SIZE, 'int16', 'float32', 'uint16', 'uint8',
@@ -343,7 +345,8 @@ cdef class Monitor(SubscriptionRecord):
         self.generation = fork_generation()
 
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
-                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
+                 gather=0.0):
         if self.ring.lock != NULL:
             # a second layout under a subscription libca still writes with the first
             raise TypeError('a Monitor is initialised once: make a new one')
@@ -605,10 +608,16 @@ cdef class Monitor(SubscriptionRecord):
 # the row records which member it came from. The group's file descriptor (an eventfd) becomes
 # readable when the first row arrives in an empty ring and is cleared by the drain that empties
 # it: one system call per batch, whatever the number of members, and any event loop or select()
-# can wait on it. No Python object is made per update or touched per member on that path: a
+# can wait on it. With `gather`, the descriptor is a timerfd that the first row arms: it becomes
+# readable once the batch has gathered for that long (at once when the ring is half full), so
+# a consumer that wants batches of some age wakes once per batch, not at the first row and again
+# after a sleep of its own. No Python object is made per update or touched per member on that path: a
 # member is a C struct (GroupMember) that libca's callback gets as its user argument.
 
-from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
+from linux_eventfd cimport eventfd, eventfd_t, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
+from linux_timerfd cimport (timerfd_create, timerfd_settime, itimerspec, CLOCK_MONOTONIC,
+                            TFD_NONBLOCK, TFD_CLOEXEC)
+from posix.unistd cimport read as read_fd
 
 cdef extern from "<poll.h>" nogil:
     cdef struct pollfd:
@@ -639,7 +648,9 @@ cdef struct GroupMember:
 
 cdef struct GroupRing:
     RingLock lock
-    int fd                           # eventfd: readable while rows wait, or once closed
+    int fd                           # readable while rows wait (or have gathered), or once closed
+    long long gather_ns              # 0: fd is an eventfd written at the first row; else a timerfd
+    Py_ssize_t high_water            # with gather: rows that make the fd readable at once
     SlotLayout slots
     Py_ssize_t depth
     RingStore *store
@@ -654,13 +665,46 @@ cdef struct GroupRing:
     Py_ssize_t member_capacity
 
 
+cdef inline void arm_timer(int fd, long long nanoseconds) noexcept nogil:
+    """A timerfd readable in `nanoseconds` from now (0 disarms it)."""
+    cdef itimerspec when
+    memset(&when, 0, sizeof(when))
+    when.it_value.tv_sec = nanoseconds // 1000000000
+    when.it_value.tv_nsec = nanoseconds % 1000000000
+    timerfd_settime(fd, 0, &when, NULL)
+
+
 cdef inline void group_signal(GroupRing *ring) noexcept nogil:
-    eventfd_write(ring.fd, 1)
+    """The first row of a batch: readable now, or once it has gathered."""
+    if ring.gather_ns:
+        arm_timer(ring.fd, ring.gather_ns)
+    else:
+        eventfd_write(ring.fd, 1)
+
+
+cdef inline void group_signal_now(GroupRing *ring) noexcept nogil:
+    """Readable at once: the group closed, or (with gather) the ring is half full."""
+    if ring.gather_ns:
+        arm_timer(ring.fd, 1)
+    else:
+        eventfd_write(ring.fd, 1)
 
 
 cdef inline void group_clear_signal(GroupRing *ring) noexcept nogil:
-    cdef eventfd_t value
-    eventfd_read(ring.fd, &value)        # non-blocking: nothing to clear is fine
+    """The ring is empty: not readable until the next first row."""
+    cdef eventfd_t value                 # a timerfd's expiry count reads the same way
+    if ring.gather_ns:
+        arm_timer(ring.fd, 0)            # a drain before the batch gathered: no late wake-up
+    read_fd(ring.fd, &value, sizeof(value))   # non-blocking: nothing to clear is fine
+
+
+cdef inline void group_row_added(GroupRing *ring) noexcept nogil:
+    """Under the lock, after a row went in: announce the batch when it starts, or (with
+    gather) when the ring is half full and waiting any longer risks drops."""
+    if ring.filled == 1:
+        group_signal(ring)               # the first row of a batch: one wake-up per batch
+    elif ring.filled == ring.high_water and ring.gather_ns:
+        group_signal_now(ring)
 
 
 cdef Py_ssize_t group_make_room(GroupRing *ring, GroupMember *arriving) noexcept nogil:
@@ -705,8 +749,7 @@ cdef void on_member_connection(ConnectionWatch *watch, bint connected) noexcept 
     store.index[slot] = member.index
     store.events[slot] = ROW_CONNECTED if connected else ROW_DISCONNECTED
     ring.filled += 1
-    if ring.filled == 1:
-        group_signal(ring)
+    group_row_added(ring)
     ring_unlock(ring.lock)
 
 
@@ -724,7 +767,7 @@ cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
         ring.failures += 1
         ring_unlock(ring.lock)
         return
-    now = wall_clock()
+    now = receipt_clock(not ring.slots.has_stamp)
     count_update_at(&member.counters, <unsigned long long>args.count * ring.slots.element_size, now)
     count_update_at(&ring.counters, <unsigned long long>args.count * ring.slots.element_size, now)
     if ring.filled == ring.depth and group_make_room(ring, member) < 0:
@@ -735,8 +778,7 @@ cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
     ring.store.index[slot] = member.index
     ring.store.events[slot] = ROW_UPDATE
     ring.filled += 1
-    if ring.filled == 1:
-        group_signal(ring)               # the first row of a batch: one wake-up per batch
+    group_row_added(ring)
     ring_unlock(ring.lock)
 
 
@@ -775,7 +817,8 @@ cdef class MonitorGroup:
     """Subscriptions of many channels sharing one ring, one lock and one wake-up.
 
     MonitorGroup(chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
-                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1)
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
+                 gather=0.0)
 
     Every member is subscribed with the same plain or TIME_ request type and keeps up to
     `count` elements per update (the group's width; default: the largest native count of the
@@ -790,6 +833,11 @@ cdef class MonitorGroup:
     an event loop's add_reader()); drain() takes them as a GroupBatch, whose `index` says which
     member (its position in `chids`) each row came from. With `notify`, a thread of the group
     calls notify(batch) with what arrived, at most every `notify_interval` seconds.
+
+    `gather` (seconds) lets a batch gather before it is announced: wait() and fileno() become
+    ready that long after the first row of a batch (at once when the ring is half full or the
+    group closes), so a DAQ loop at 20 Hz is `while group.wait(): process(group.drain())` with
+    gather=0.05, and wakes once per batch. drain() takes what waits whenever it is called.
     """
     cdef GroupRing *ring
     cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
@@ -812,13 +860,17 @@ cdef class MonitorGroup:
         self.members = []
 
     def __init__(self, chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
-                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
+                 gather=0.0):
         if self.ring.lock != NULL:
             # a second layout under members libca still writes with the first
             raise TypeError('a MonitorGroup is initialised once: make a new one')
         cdef long request = _index(chtype)
         notify_interval = float(notify_interval)
         check_ring_arguments('MonitorGroup', request, depth, overflow, notify, notify_interval)
+        gather = float(gather)
+        if not 0 <= gather <= MAX_GATHER:
+            raise ValueError(f'gather must be within 0..{MAX_GATHER} seconds, not {gather!r}')
         chids = list(chids)
         for chid in chids:
             if not isinstance(chid, ChannelRecord):
@@ -848,9 +900,14 @@ cdef class MonitorGroup:
         ring.lock = ring_lock_create()
         if ring.store == NULL or ring.lock == NULL:
             raise MemoryError()
-        ring.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+        ring.gather_ns = <long long>(gather * 1e9)
+        ring.high_water = max(1, depth // 2)
+        if ring.gather_ns:
+            ring.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+        else:
+            ring.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
         if ring.fd < 0:
-            raise OSError('eventfd() failed for a MonitorGroup')
+            raise OSError('no file descriptor for a MonitorGroup (eventfd/timerfd failed)')
         try:
             for chid in chids:
                 self.add(chid)
@@ -879,6 +936,7 @@ cdef class MonitorGroup:
     def __repr__(self):
         return (f'<caffi MonitorGroup of {self.size} channels, {self.request_type!r} '
                 f'x{self.ring.slots.width}, depth {self.ring.depth}'
+                f'{", gather %gs" % self.gather if self.ring.gather_ns else ""}'
                 f'{", closed" if self.ring.closed else ""}>')
 
     cdef int check_made(self) except -1:
@@ -1031,13 +1089,20 @@ cdef class MonitorGroup:
     # -- consumer side ---------------------------------------------------------------------
 
     def fileno(self):
-        """A file descriptor that is readable while rows wait (and once the group is closed):
-        for select(), poll() or an event loop's add_reader(). drain() clears it."""
+        """A file descriptor that is readable while rows wait (with `gather`: once they have
+        gathered), and once the group is closed: for select(), poll() or an event loop's
+        add_reader(). The drain() that empties the ring clears it."""
         self.check_made()
         return self.ring.fd
 
+    @property
+    def gather(self):
+        """Seconds a batch gathers before wait() and fileno() announce it."""
+        return self.ring.gather_ns / 1e9
+
     def wait(self, timeout=None):
-        """Block (without the GIL) until rows wait; False on timeout or when closed."""
+        """Block (without the GIL) until rows wait (with `gather`: until they have gathered);
+        False on timeout, or when the group is closed and empty."""
         self.check_made()
         check_timeout(timeout)
         cdef pollfd watched
@@ -1047,7 +1112,8 @@ cdef class MonitorGroup:
         cdef double remaining
         cdef int milliseconds
         while True:
-            if self.ring.filled:
+            if self.ring.filled and (self.ring.gather_ns == 0 or self.ring.closed
+                                     or poll(&watched, 1, 0) > 0):
                 return True
             if self.ring.closed:
                 return False
@@ -1194,7 +1260,7 @@ cdef class MonitorGroup:
         with nogil:
             ring_lock(self.ring.lock)
             self.ring.closed = True
-            group_signal(self.ring)              # readable from now on: waiters wake up
+            group_signal_now(self.ring)          # readable from now on: waiters wake up
             ring_unlock(self.ring.lock)
         for subscription in self.members:
             if subscription is not None:

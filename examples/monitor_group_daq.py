@@ -47,13 +47,13 @@ def acquire(names, seconds, period, counters, timeout):
     in_alarm = np.zeros(n, bool)
     connected = np.ones(n, bool)
     missed = 0
-    with MonitorGroup(chids, DBR.TIME_DOUBLE, depth=1 << 16) as group:
+    # gather=period: wait() returns once a batch has gathered that long (one drain, many rows)
+    with MonitorGroup(chids, DBR.TIME_DOUBLE, depth=1 << 16, gather=period) as group:
         ca.flush_io()                            # the subscriptions leave with the flush
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if not group.wait(0.5):              # blocks without the GIL until rows wait
+            if not group.wait(0.5):              # blocks without the GIL until a batch gathered
                 continue
-            time.sleep(period)                   # let a batch gather: one drain, many rows
             batch = group.drain()                # index, values, timestamps, severity, events
             rows = batch.events == UPDATE
             for event in (CONNECTED, DISCONNECTED):

@@ -138,6 +138,67 @@ def test_wait_times_out_and_close_wakes_a_waiter(chans, groups):
     assert readable == [group]                              # stays readable once closed
 
 
+def readable_now(group):
+    return select.select([group], [], [], 0)[0] == [group]
+
+
+def test_gather_announces_a_batch_once_it_has_gathered(chans, groups):
+    """With gather, the first row arms the group's timer: wait() and fileno() are ready
+    `gather` seconds later, with every row of the batch; a drain before that clears it."""
+    gather = 0.3
+    group = open_group(groups, [chans['catest'], chans['calong']], DBR.TIME_DOUBLE,
+                       gather=gather)
+    assert group.gather == pytest.approx(gather) and 'gather 0.3s' in repr(group)
+    assert group.wait(TIMEOUT)                              # the current values, gathered
+    assert group.drain().index.size == 2
+    assert not readable_now(group)
+    started = time.monotonic()
+    put_wait(chans['catest'], 1.5)
+    put_wait(chans['calong'], 4)
+    assert group.pending == 2 and not readable_now(group)   # rows wait, not announced yet
+    assert group.wait(0) is False
+    assert group.wait(TIMEOUT)
+    waited = time.monotonic() - started
+    assert gather * 0.8 <= waited < gather + 2.0
+    assert readable_now(group)
+    batch = group.drain()
+    assert sorted(zip(batch.index.tolist(), batch.values.tolist())) == [(0, 1.5), (1, 4.0)]
+    assert not readable_now(group)
+    # a drain before the batch gathered takes it and disarms the timer: no late wake-up
+    put_wait(chans['catest'], 2.5)
+    assert group.drain().values.tolist() == [2.5]
+    assert select.select([group], [], [], gather * 2)[0] == []
+    assert group.wait(gather * 2) is False
+
+
+def test_gather_wakes_at_once_when_half_full_or_closed(chans, groups):
+    group = open_group(groups, [chans['catest']], DBR.TIME_DOUBLE, depth=4, gather=60.0)
+    assert wait_for(lambda: group.pending == 1)             # the current value: timer armed
+    assert not readable_now(group)
+    put_wait(chans['catest'], 1.0)                          # 2 of 4 rows: half full
+    assert wait_for(lambda: readable_now(group), timeout=TIMEOUT)
+    assert group.wait(0)
+    assert group.drain().values.tolist()[-1] == 1.0
+    put_wait(chans['catest'], 2.0)
+    assert wait_for(lambda: group.pending == 1) and not readable_now(group)
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(group.wait(30)))
+    waiter.start()
+    time.sleep(0.2)
+    group.close()
+    waiter.join(5)
+    assert not waiter.is_alive() and woke == [True]         # closed, one row still to drain
+    assert readable_now(group)
+    assert group.drain().values.tolist() == [2.0]
+    assert group.wait(0) is False and readable_now(group)
+
+
+@pytest.mark.parametrize('gather', [-0.1, float('nan'), float('inf'), 1e6, 'soon'])
+def test_bad_gather_is_refused(chans, gather):
+    with pytest.raises((ValueError, TypeError), match='gather|float'):
+        MonitorGroup([chans['catest']], gather=gather)
+
+
 @pytest.mark.parametrize('overflow', ['drop_oldest', 'drop_newest'])
 def test_stalled_consumer_accounts_for_every_update(chans, groups, overflow):
     """received + dropped + pending == delivered, for the group and for each member."""

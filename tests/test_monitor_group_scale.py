@@ -113,3 +113,18 @@ def test_rss_stays_flat_over_1m_updates_of_5000_members(soak_counters_ioc):
     assert result['rows'] == result['updates'] and result['member_updates_match'], result
     rss = result['rss_kb']
     assert rss['end'] - rss['warm'] < 2048, result      # < 2 MB over 1M updates after warm-up
+
+
+def test_readme_group_daq_example_sees_every_update_of_1000_counters(counters_ioc):
+    """examples/monitor_group_daq.py, the README's loop (gather=50 ms), run as a user would."""
+    example = os.path.join(os.path.dirname(TESTS_DIR), 'examples', 'monitor_group_daq.py')
+    result = subprocess.run([sys.executable, example, '--prefix', PREFIX, '--count', str(MEMBERS),
+                             '--seconds', '3', '--counters'],
+                            env=_ioc.child_environ(counters_ioc.client_env), cwd=TESTS_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=CHILD_TIMEOUT)
+    assert result.returncode == 0, result.stdout
+    assert 'counters: 0 updates missed, every update of every PV arrived' in result.stdout
+    assert '; 0 dropped by the ring' in result.stdout
+    updates = int(result.stdout.split(' updates in ')[0].rsplit(' ', 1)[1])
+    assert 20 * MEMBERS <= updates <= 40 * MEMBERS, result.stdout      # 10 Hz for 3 s
