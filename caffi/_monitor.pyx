@@ -38,6 +38,7 @@ from collections import namedtuple as _namedtuple
 from operator import index as _index
 
 import numpy
+from numpy import frombuffer as _frombuffer
 
 from caffi._ca import clear_subscription
 from caffi._dbr import DBR, message
@@ -50,6 +51,38 @@ Batch = _namedtuple('Batch', 'values timestamps status severity counts')
 Batch.__doc__ = """Updates taken from a Monitor, oldest first: `values` is an (n, width) ndarray,
 `timestamps` POSIX seconds (float64), `status`/`severity` the alarm fields (int16; zero for
 plain request types), `counts` the element count each update delivered (uint32)."""
+
+# tuple.__new__ makes a namedtuple from its fields without the Python-level __new__ a call of
+# the class runs: a drain builds one per batch
+_tuple_new = tuple.__new__
+
+# the dtypes of a store's columns besides the values, made once (a drain views six of them)
+cdef object STAMP_DTYPE = numpy.dtype(numpy.float64)
+cdef object ALARM_DTYPE = numpy.dtype(numpy.int16)
+cdef object COUNT_DTYPE = numpy.dtype(numpy.uint32)
+cdef object INDEX_DTYPE = numpy.dtype(numpy.int32)
+cdef object EVENT_DTYPE = numpy.dtype(numpy.uint8)
+
+
+cdef inline object store_column(object block, object dtype, Py_ssize_t n, const RingStore *store,
+                                const void *start):
+    """n items of `dtype` at `start` in a handed-out store, viewed through its RingBlock."""
+    return _frombuffer(block, dtype, n, <const char *>start - <const char *>store)
+
+
+cdef tuple alarm_columns(object block, const RingStore *store, Py_ssize_t first, Py_ssize_t n):
+    """timestamps, status, severity and counts of slots first..first+n: views, no copy."""
+    return (store_column(block, STAMP_DTYPE, n, store, &store.stamps[first]),
+            store_column(block, ALARM_DTYPE, n, store, &store.status[first]),
+            store_column(block, ALARM_DTYPE, n, store, &store.severity[first]),
+            store_column(block, COUNT_DTYPE, n, store, &store.counts[first]))
+
+
+cdef tuple empty_alarm_columns():
+    empty = numpy.empty
+    return (empty(0, STAMP_DTYPE), empty(0, ALARM_DTYPE), empty(0, ALARM_DTYPE),
+            empty(0, COUNT_DTYPE))
+
 
 Update = _namedtuple('Update', 'value timestamp status severity count')
 Update.__doc__ = """One update: the value (a scalar for one-element monitors, else a 1-D ndarray
@@ -508,22 +541,15 @@ cdef class Monitor(SubscriptionRecord):
 
     cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
         """The Batch of slots first..first+n of a handed-out store: views, no copy."""
-        frombuffer = numpy.frombuffer
         cdef RingStore *store = block.store
-        cdef char *base = <char *>store
-        values = frombuffer(block, self.dtype, n * self.ring.slots.width,
-                            store.values - base + first * self.ring.slots.row_bytes)
-        return Batch(values.reshape(n, self.ring.slots.width),
-                     frombuffer(block, numpy.float64, n, <char *>&store.stamps[first] - base),
-                     frombuffer(block, numpy.int16, n, <char *>&store.status[first] - base),
-                     frombuffer(block, numpy.int16, n, <char *>&store.severity[first] - base),
-                     frombuffer(block, numpy.uint32, n, <char *>&store.counts[first] - base))
+        cdef Py_ssize_t width = self.ring.slots.width
+        values = store_column(block, self.dtype, n * width, store,
+                              store.values + first * self.ring.slots.row_bytes)
+        return _tuple_new(Batch, (values.reshape(n, width),) + alarm_columns(block, store, first, n))
 
     cdef object empty_batch(self):
-        empty = numpy.empty
-        return Batch(empty((0, self.ring.slots.width), self.dtype), empty(0, numpy.float64),
-                     empty(0, numpy.int16), empty(0, numpy.int16),
-                     empty(0, numpy.uint32))
+        return _tuple_new(Batch, (numpy.empty((0, self.ring.slots.width), self.dtype),)
+                          + empty_alarm_columns())
 
     cdef int check_made(self) except -1:
         refuse_inherited('Monitor', self.generation)
@@ -1153,28 +1179,24 @@ cdef class MonitorGroup:
 
     cdef object batch_of(self, RingBlock block, Py_ssize_t first, Py_ssize_t n):
         """The GroupBatch of slots first..first+n of a handed-out store: views, no copy."""
-        frombuffer = numpy.frombuffer
         cdef RingStore *store = block.store
-        cdef char *base = <char *>store
         cdef Py_ssize_t width = self.ring.slots.width
-        values = frombuffer(block, self.dtype, n * width,
-                            store.values - base + first * self.ring.slots.row_bytes)
-        return GroupBatch(frombuffer(block, numpy.int32, n, <char *>&store.index[first] - base),
-                          values if width == 1 else values.reshape(n, width),
-                          frombuffer(block, numpy.float64, n, <char *>&store.stamps[first] - base),
-                          frombuffer(block, numpy.int16, n, <char *>&store.status[first] - base),
-                          frombuffer(block, numpy.int16, n, <char *>&store.severity[first] - base),
-                          frombuffer(block, numpy.uint32, n, <char *>&store.counts[first] - base),
-                          frombuffer(block, numpy.uint8, n, <char *>&store.events[first] - base))
+        values = store_column(block, self.dtype, n * width, store,
+                              store.values + first * self.ring.slots.row_bytes)
+        return _tuple_new(GroupBatch,
+                          (store_column(block, INDEX_DTYPE, n, store, &store.index[first]),
+                           values if width == 1 else values.reshape(n, width))
+                          + alarm_columns(block, store, first, n)
+                          + (store_column(block, EVENT_DTYPE, n, store, &store.events[first]),))
 
     cdef object empty_batch(self):
         empty = numpy.empty
         shape = (0, self.ring.slots.width)
         if self.ring.slots.width == 1:
             shape = (0,)
-        return GroupBatch(empty(0, numpy.int32), empty(shape, self.dtype),
-                          empty(0, numpy.float64), empty(0, numpy.int16), empty(0, numpy.int16),
-                          empty(0, numpy.uint32), empty(0, numpy.uint8))
+        return _tuple_new(GroupBatch,
+                          (empty(0, INDEX_DTYPE), empty(shape, self.dtype))
+                          + empty_alarm_columns() + (empty(0, EVENT_DTYPE),))
 
     cdef void recycle(self, RingStore *store) noexcept:
         """Keep a store no batch uses any more as the next spare (one is enough)."""

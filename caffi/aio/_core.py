@@ -51,7 +51,7 @@ _DEFAULT_EVENTS = {
 _RING_ROWS = 65536
 _RING_BYTES = 32 << 20
 _RING_MIN_ROWS = 4
-# how long the rows of a batch gather after the first one woke the loop
+# how long the rows of a batch gather after the first one before the loop wakes
 _GATHER_SECONDS = 0.002
 
 # How many lists of PVs a loop remembers the channels and requests of (known_reads).
@@ -866,7 +866,11 @@ class _GroupFeed:
         self.loop = cache.loop
         depth = max(_RING_MIN_ROWS, min(_RING_ROWS, _RING_BYTES // (
             width * _BASE_DTYPES[request % _TIME_OFFSET].itemsize)))
-        self.group = MonitorGroup([], request, count=width, depth=depth, mask=events)
+        # The rest of a server's burst (an IOC scan of many records) follows the first row
+        # within a millisecond or so: the group's descriptor is readable once the batch has
+        # gathered (a timerfd the first row arms), so one wake-up and one drain serve it.
+        self.group = MonitorGroup([], request, count=width, depth=depth, mask=events,
+                                  gather=_GATHER_SECONDS)
         # rows so large that the ring holds only a few: values view them rather than copy
         self.dispatch = GroupDispatch(self.group, view_rows=depth <= _RING_MIN_ROWS)
         self.fd = self.group.fileno()
@@ -874,20 +878,11 @@ class _GroupFeed:
         self.closed = False
 
     def _on_readable(self):
-        # The first row of a batch arrived. The rest of a server's burst (an IOC scan of many
-        # records) follows within a millisecond or so: let it gather, so that one drain and
-        # one wake-up serve it, rather than a wake-up per few rows.
-        self.loop.remove_reader(self.fd)
-        self.loop.call_later(_GATHER_SECONDS, self._drain)
-
-    def _drain(self):
-        if self.closed:
-            return
-        try:
-            self.dispatch.on_readable()
-        finally:
-            if not self.closed:
-                self.loop.add_reader(self.fd, self._on_readable)
+        self.dispatch.on_readable()
+        if self.group.closed and not self.closed:
+            # closed under us (its context went): the descriptor stays readable, stop reading
+            self.closed = True
+            self.loop.remove_reader(self.fd)
 
     def add(self, member, channel, count):
         index = self.group.add(channel.chid, count)
