@@ -38,6 +38,8 @@ from cpython.dict cimport PyDict_Copy
 
 cdef extern from "Python.h":
     int PyObject_GenericSetDict(object o, object value, void *context) except -1
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(void *o)
     ctypedef struct PyFloatObject:
         double ob_fval
     object PyType_GenericAlloc(PyTypeObject *type, Py_ssize_t nitems)
@@ -63,6 +65,29 @@ cdef inline object new_ca_float(double number):
     made = PyType_GenericAlloc(CA_FLOAT_TYPE, 0)      # a new reference
     (<PyFloatObject *><PyObject *>made).ob_fval = number
     return made
+
+
+cdef inline void set_number_fields(object number, dict fields):
+    """Give a ca_float / ca_int its attribute dict.
+
+    When the dict holds atoms only (names, numbers, None, an untracked stamp tuple: CPython
+    then leaves the dict itself untracked), the number can be in no reference cycle, so it
+    leaves the cycle collector's lists, as CPython does itself for such tuples and dicts. A
+    list caget of 1000 PVs that the caller keeps would otherwise be 1000 more objects for every
+    collection to walk, and get them promoted to the oldest generation, whose full collections
+    they then trigger: 0.75 -> 0.33 ms of CPU per caget, measured. (A cycle a user builds later
+    through such a value's attributes is not collected.)"""
+    PyObject_GenericSetDict(number, fields, NULL)
+    if not PyObject_GC_IsTracked(fields):
+        PyObject_GC_UnTrack(<PyObject *>number)
+
+
+cdef inline tuple raw_stamp(object seconds, long nanoseconds):
+    """A value's raw_stamp: two ints, untracked at once (as the collector would at its next
+    pass), so that the dict holding it stays untracked."""
+    stamp = (seconds, nanoseconds)
+    PyObject_GC_UnTrack(<PyObject *>stamp)
+    return stamp
 
 
 cdef int ROW_UPDATE = UPDATE
@@ -397,8 +422,6 @@ cdef class GroupDispatch:
                                  else values[row:row + 1].copy(), member.dtype)
             else:
                 value = self.row_value(member, values, row, counts[row])
-            # the attributes go straight into the value's own dict (as setattr would put
-            # them: ca_* classes define none of these names)
             # the value's attributes, as one presized dict that becomes its __dict__ (the
             # ca_* classes define none of these names)
             if member.time_fields:
@@ -415,12 +438,15 @@ cdef class GroupDispatch:
                 fields = PyDict_Copy(fields_template(member))
                 fields['status'] = status[row]
                 fields['severity'] = severity[row]
-                fields['raw_stamp'] = (secs_object, nsec)
+                fields['raw_stamp'] = raw_stamp(secs_object, nsec)
                 # to the microsecond, as epicscorelibs rounds its timestamps
                 fields['timestamp'] = rint(stamp * 1e6) / 1e6
             else:
                 fields = PyDict_Copy(fields_template(member))
-            PyObject_GenericSetDict(value, fields, NULL)
+            if numeric and (kind == C_KIND_FLOAT or kind == C_KIND_INT):
+                set_number_fields(value, fields)
+            else:
+                PyObject_GenericSetDict(value, fields, NULL)
             member.deliver(value)
 
     cdef object owner_nothing(self, Member member):
@@ -644,7 +670,7 @@ cdef class ReadBatch(PendingRead):
             fields = PyDict_Copy(request.value_fields(self.names[i]))
             if request.kind == C_KIND_FLOAT and PLAIN_CA_FLOAT:
                 value = new_ca_float(0.0)
-                PyObject_GenericSetDict(value, fields, NULL)
+                set_number_fields(value, fields)
                 prepared[i] = value
             else:
                 prepared[i] = fields
@@ -743,7 +769,7 @@ cdef object reply_value(ReadSlot *slot, Request request, object name, object pre
         return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
     if type(prepared) is dict:
         value = new_ca_float(number) if request.kind == C_KIND_FLOAT else ca_int(integer)
-        PyObject_GenericSetDict(value, prepared, NULL)
+        set_number_fields(value, prepared)
         return value
     # a ca_float made by prepare() and seen by nobody yet: its number is set once, here
     (<PyFloatObject *><PyObject *>prepared).ob_fval = number

@@ -4,6 +4,8 @@ Monitors are in test_aio_monitor.py; scripts, threads, uvloop and leaks in test_
 """
 import asyncio
 import datetime
+import gc
+import sys
 import time
 
 import numpy
@@ -35,6 +37,21 @@ async def test_caget_single_and_list():
     assert [v.name for v in values] == ['catest', 'calong', 'castr']
     assert isinstance(values[1], dbr.ca_int) and isinstance(values[2], dbr.ca_str)
     assert await caget(('catest',)) == [1.5]
+
+
+async def test_list_caget_numbers_stay_out_of_the_cycle_collector():
+    """Numbers whose attributes are atoms can be in no cycle: a kept list of them costs the
+    collector nothing (and does not fill its oldest generation). Their attributes still
+    work, a new attribute can be set, and they are freed by reference counting."""
+    values = await caget(['catest', 'calong', 'cabo'] * 10)
+    assert not any(gc.is_tracked(v) or gc.is_tracked(v.__dict__) for v in values)
+    assert [v.name for v in values[:3]] == ['catest', 'calong', 'cabo']
+    one = await caget('catest')
+    assert isinstance(one, dbr.ca_float) and one.ok
+    values[0].note = 'kept'
+    assert values[0].note == 'kept' and values[0] + 0 == float(values[0])
+    # nothing but the list holds them: reference counting frees them with it
+    assert [sys.getrefcount(values[i]) for i in range(len(values))] == [2] * len(values)
 
 
 async def test_caget_missing_pv_throws_and_not():
