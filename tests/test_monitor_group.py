@@ -61,6 +61,18 @@ def drain_all(group, batches=None):
             for k, (i, c, e) in enumerate(zip(batch.index, batch.counts, batch.events))]
 
 
+def close_while_waiting(group):
+    """Close the group while a thread waits on it: what that wait() returned (it must end)."""
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(group.wait(30)))
+    waiter.start()
+    time.sleep(0.2)
+    group.close()
+    waiter.join(5)
+    assert not waiter.is_alive()
+    return woke
+
+
 def test_mixed_native_types_share_one_time_double_group(chans, groups):
     """LONG, ENUM and DOUBLE records in one TIME_DOUBLE group; rows in arrival order, each
     with its member's index, the value converted by the server."""
@@ -126,13 +138,7 @@ def test_wait_times_out_and_close_wakes_a_waiter(chans, groups):
     started = time.monotonic()
     assert group.wait(0.2) is False
     assert 0.15 < time.monotonic() - started < 5
-    woke = []
-    waiter = threading.Thread(target=lambda: woke.append(group.wait(30)))
-    waiter.start()
-    time.sleep(0.2)
-    group.close()
-    waiter.join(5)
-    assert not waiter.is_alive() and woke == [False]
+    assert close_while_waiting(group) == [False]
     assert group.closed
     readable, _, _ = select.select([group], [], [], 0)
     assert readable == [group]                              # stays readable once closed
@@ -181,13 +187,7 @@ def test_gather_wakes_at_once_when_half_full_or_closed(chans, groups):
     assert group.drain().values.tolist()[-1] == 1.0
     put_wait(chans['catest'], 2.0)
     assert wait_for(lambda: group.pending == 1) and not readable_now(group)
-    woke = []
-    waiter = threading.Thread(target=lambda: woke.append(group.wait(30)))
-    waiter.start()
-    time.sleep(0.2)
-    group.close()
-    waiter.join(5)
-    assert not waiter.is_alive() and woke == [True]         # closed, one row still to drain
+    assert close_while_waiting(group) == [True]             # closed, one row still to drain
     assert readable_now(group)
     assert group.drain().values.tolist() == [2.0]
     assert group.wait(0) is False and readable_now(group)
