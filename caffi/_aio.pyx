@@ -429,8 +429,10 @@ cdef class GroupDispatch:
                     last_secs = secs
                     secs_object = secs
                 fields = PyDict_Copy(fields_template(member))
-                fields['status'] = status[row]
-                fields['severity'] = severity[row]
+                if status[row]:                   # the template holds 0: no alarm
+                    fields['status'] = status[row]
+                if severity[row]:
+                    fields['severity'] = severity[row]
                 fields['raw_stamp'] = (secs_object, nsec)
                 # to the microsecond, as epicscorelibs rounds its timestamps
                 fields['timestamp'] = rint(stamp * 1e6) / 1e6
