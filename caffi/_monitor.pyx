@@ -1137,8 +1137,9 @@ cdef class MonitorGroup:
         cdef double deadline = monotonic_clock() + (0 if timeout is None else timeout)
         cdef double remaining
         cdef int milliseconds
+        cdef int readable = 0            # what the last blocking poll() said
         while True:
-            if self.ring.filled and (self.ring.gather_ns == 0 or self.ring.closed
+            if self.ring.filled and (self.ring.gather_ns == 0 or self.ring.closed or readable > 0
                                      or poll(&watched, 1, 0) > 0):
                 return True
             if self.ring.closed:
@@ -1151,7 +1152,7 @@ cdef class MonitorGroup:
                 # poll() takes int milliseconds: a longer wait goes round the loop again
                 milliseconds = <int>min(remaining * 1000 + 1, INT_MAX)
             with nogil:
-                poll(&watched, 1, milliseconds)
+                readable = poll(&watched, 1, milliseconds)
 
     def drain(self, max_n=None):
         """Take up to `max_n` (default: all) waiting rows as a GroupBatch, oldest first.
