@@ -378,8 +378,7 @@ cdef class Monitor(SubscriptionRecord):
         self.generation = fork_generation()
 
     def __init__(self, chid, chtype=DBR.TIME_DOUBLE, count=None, depth=1024,
-                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
-                 gather=0.0):
+                 overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1):
         if self.ring.lock != NULL:
             # a second layout under a subscription libca still writes with the first
             raise TypeError('a Monitor is initialised once: make a new one')

@@ -193,6 +193,11 @@ def test_gather_wakes_at_once_when_half_full_or_closed(chans, groups):
     assert group.wait(0) is False and readable_now(group)
 
 
+def test_gather_is_a_group_argument_only(chans):
+    with pytest.raises(TypeError, match='gather'):
+        Monitor(chans['catest'], gather=0.1)                # a Monitor wakes per update waited for
+
+
 @pytest.mark.parametrize('gather', [-0.1, float('nan'), float('inf'), 1e6, 'soon'])
 def test_bad_gather_is_refused(chans, gather):
     with pytest.raises((ValueError, TypeError), match='gather|float'):
