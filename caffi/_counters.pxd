@@ -5,6 +5,7 @@
 # indirection through the other module's function table.
 
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
+from posix.types cimport clockid_t
 
 cdef extern from "<time.h>" nogil:
     enum:
@@ -25,11 +26,16 @@ cdef enum:
     RATE_WINDOW_SECONDS = 1
 
 
+cdef inline double clock_seconds(clockid_t clock) noexcept nogil:
+    """Seconds now on `clock`, as a double."""
+    cdef timespec now
+    clock_gettime(clock, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
 cdef inline double wall_clock() noexcept nogil:
     """POSIX seconds now: the time of an update's receipt."""
-    cdef timespec now
-    clock_gettime(CLOCK_REALTIME, &now)
-    return now.tv_sec + now.tv_nsec * 1e-9
+    return clock_seconds(CLOCK_REALTIME)
 
 
 cdef inline double receipt_clock(bint precise) noexcept nogil:
@@ -37,16 +43,12 @@ cdef inline double receipt_clock(bint precise) noexcept nogil:
     (plain request types carry none of their own), else the clock of the last kernel tick
     (a few ms coarse), which is all the counters' first/last update and rate need. Measured
     here: 26 ns for the precise clock against 4 ns, on a path of ~70 ns per update."""
-    cdef timespec now
-    clock_gettime(CLOCK_REALTIME if precise else CLOCK_REALTIME_COARSE, &now)
-    return now.tv_sec + now.tv_nsec * 1e-9
+    return clock_seconds(CLOCK_REALTIME if precise else CLOCK_REALTIME_COARSE)
 
 
 cdef inline double monotonic_clock() noexcept nogil:
     """Seconds on a clock that never steps: for timeouts and deadlines."""
-    cdef timespec now
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return now.tv_sec + now.tv_nsec * 1e-9
+    return clock_seconds(CLOCK_MONOTONIC)
 
 
 cdef inline void count_update(UpdateCounters *counters, unsigned long long nbytes) noexcept nogil:

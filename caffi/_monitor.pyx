@@ -699,20 +699,13 @@ cdef inline void arm_timer(int fd, long long nanoseconds) noexcept nogil:
     timerfd_settime(fd, 0, &when, NULL)
 
 
-cdef inline void group_signal(GroupRing *ring) noexcept nogil:
-    """The first row of a batch: readable now, or once it has gathered."""
-    if ring.gather_ns:
-        arm_timer(ring.fd, ring.gather_ns)
-    else:
+cdef inline void group_signal(GroupRing *ring, bint at_once) noexcept nogil:
+    """Make the descriptor readable: with gather, once the batch has gathered, or at once
+    (the group closed, the ring is half full); without, at once."""
+    if ring.gather_ns == 0:
         eventfd_write(ring.fd, 1)
-
-
-cdef inline void group_signal_now(GroupRing *ring) noexcept nogil:
-    """Readable at once: the group closed, or (with gather) the ring is half full."""
-    if ring.gather_ns:
-        arm_timer(ring.fd, 1)
     else:
-        eventfd_write(ring.fd, 1)
+        arm_timer(ring.fd, 1 if at_once else ring.gather_ns)
 
 
 cdef inline void group_clear_signal(GroupRing *ring) noexcept nogil:
@@ -727,9 +720,9 @@ cdef inline void group_row_added(GroupRing *ring) noexcept nogil:
     """Under the lock, after a row went in: announce the batch when it starts, or (with
     gather) when the ring is half full and waiting any longer risks drops."""
     if ring.filled == 1:
-        group_signal(ring)               # the first row of a batch: one wake-up per batch
+        group_signal(ring, False)        # the first row of a batch: one wake-up per batch
     elif ring.filled == ring.high_water and ring.gather_ns:
-        group_signal_now(ring)
+        group_signal(ring, True)
 
 
 cdef Py_ssize_t group_make_room(GroupRing *ring, GroupMember *arriving) noexcept nogil:
@@ -1282,7 +1275,7 @@ cdef class MonitorGroup:
         with nogil:
             ring_lock(self.ring.lock)
             self.ring.closed = True
-            group_signal_now(self.ring)          # readable from now on: waiters wake up
+            group_signal(self.ring, True)        # readable from now on: waiters wake up
             ring_unlock(self.ring.lock)
         for subscription in self.members:
             if subscription is not None:

@@ -3,18 +3,18 @@
 usage: python group_fuzz_child.py MAX_EXAMPLES [--seed N] [--trace FILE] [--known-bug NAME]
 
 Needs the reference IOC (the EPICS_CA_* variables come from the parent's environment). Every
-example makes a MonitorGroup of a random list of the IOC's records -- duplicates, a channel
-made for the example (cleared later while the group runs), a chid cleared before the run,
-junk among the chids or instead of the list -- with random constructor arguments (request
-types -5..45 and junk, counts, depths and masks of every kind, overflow policies, notify
-callables that check, raise or are not callable, notify intervals, gather times). When a group is made, a
-random sequence of operations runs on it while values are written to its members' records:
-add (a valid chid, a member again, junk, a cleared chid, a count above the width, a fresh
-channel), remove (by index, by chid, junk, twice), drain(max_n) with random max_n, wait with
-short timeouts, select() on fileno() with timeout 0, stats(which), member_stats(), the
-properties, a thread blocked in wait() without a timeout, pauses for the notifier thread,
-clear_channel of a member's chid, close (also twice, or through the context manager), and
-batches held on to across examples and released in a random order.
+example makes a MonitorGroup of a random list of the IOC's records -- duplicates, a channel made
+for the example (cleared later while the group runs), a chid cleared before the run, junk among
+the chids or instead of the list -- with random constructor arguments (request types -5..45 and
+junk, counts, depths and masks of every kind, overflow policies, notify callables that check,
+raise or are not callable, notify intervals, gather times). When a group is made, a random
+sequence of operations runs on it while values are written to its members' records: add (a valid
+chid, a member again, junk, a cleared chid, a count above the width, a fresh channel), remove
+(by index, by chid, junk, twice), drain(max_n) with random max_n, wait with short timeouts,
+select() on fileno() with timeout 0, stats(which), member_stats(), the properties, a thread
+blocked in wait() without a timeout, pauses for the notifier thread, clear_channel of a member's
+chid, close (also twice, or through the context manager), and batches held on to across examples
+and released in a random order.
 
 Outcomes must be documented: a MonitorGroup, or TypeError / ValueError / OverflowError /
 MemoryError from the constructor and add; KeyError (or those) from remove and stats(which);
@@ -22,9 +22,8 @@ GroupBatches whose seven arrays agree (k rows; values (k,) for width 1 else (k, 
 request's dtype; int32 index within the group's chids; events UPDATE / CONNECTED /
 DISCONNECTED; finite time stamps); bools from wait, and a descriptor that select() finds
 readable exactly while rows wait (with gather: never before they wait, and once closed).
-Anything else is a failure; a crash or a
-hang kills the process (faulthandler prints the stacks; --trace FILE holds the operation
-under way).
+Anything else is a failure; a crash or a hang kills the process (faulthandler prints the
+stacks; --trace FILE holds the operation under way).
 
 Last stdout line on success: ``FUZZ-SUMMARY {json}``.
 
