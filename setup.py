@@ -12,19 +12,24 @@ import os
 
 import epicscorelibs.path
 import epicscorelibs.version
+import numpy
 from epicscorelibs.config import get_config_var
 # setuptools_dso's cythonize keeps the `dsos` link information that Cython's own drops
 from setuptools_dso import Extension, cythonize, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# numpy's C API as of the oldest numpy caffi runs with (install_requires below): a build against
+# numpy 2's headers then imports with any numpy from that one on
+NUMPY_MACROS = [('NPY_NO_DEPRECATED_API', 'NPY_1_7_API_VERSION'),
+                ('NPY_TARGET_VERSION', 'NPY_1_21_API_VERSION')]
 
 
 def extension(name):
     return Extension(
         name=f'caffi.{name}',
         sources=[f'caffi/{name}.pyx'],
-        include_dirs=[epicscorelibs.path.include_path],
-        define_macros=get_config_var('CPPFLAGS'),
+        include_dirs=[epicscorelibs.path.include_path, numpy.get_include()],
+        define_macros=get_config_var('CPPFLAGS') + NUMPY_MACROS,
         extra_compile_args=get_config_var('CFLAGS'),
         extra_link_args=get_config_var('LDFLAGS'),
         libraries=get_config_var('LDADD'),

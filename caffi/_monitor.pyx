@@ -17,6 +17,8 @@ from libc.stdlib cimport calloc, malloc, free
 from libc.limits cimport INT_MAX
 from libc.string cimport memcpy, memset
 from cpython.buffer cimport PyBuffer_FillInfo
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 from posix.unistd cimport close as close_fd
 
 cimport cadef
@@ -32,13 +34,17 @@ from caffi._ca cimport (ChannelRecord, SubscriptionRecord, Native, ConnectionWat
                         native_of, subscribe, call_reporting, watch_connection, unwatch_connection,
                         fork_generation)
 from caffi._dbr cimport BASE_TYPE_COUNT, dbr_member, eca_member
+cimport numpy as cnp
+from numpy_arrays cimport (PyArray_Descr, PyArrayObject, PyArray_NewFromDescr, PyArray_Empty,
+                           PyArray_SetBaseObject, PyArray_Type, NPY_ARRAY_CARRAY)
 
 import threading
 from collections import namedtuple as _namedtuple
 from operator import index as _index
 
 import numpy
-from numpy import frombuffer as _frombuffer
+
+cnp.import_array()
 
 from caffi._ca import clear_subscription
 from caffi._dbr import DBR, message
@@ -64,24 +70,42 @@ cdef object INDEX_DTYPE = numpy.dtype(numpy.int32)
 cdef object EVENT_DTYPE = numpy.dtype(numpy.uint8)
 
 
-cdef inline object store_column(object block, object dtype, Py_ssize_t n, const RingStore *store,
-                                const void *start):
-    """n items of `dtype` at `start` in a handed-out store, viewed through its RingBlock."""
-    return _frombuffer(block, dtype, n, <const char *>start - <const char *>store)
+cdef object store_column(object block, object dtype, const void *start, Py_ssize_t rows,
+                         Py_ssize_t width=0):
+    """`rows` items of `dtype` at `start` in a handed-out store (rows x width with a width): an
+    array on the store's memory whose base is the RingBlock, which keeps the store. No copy."""
+    cdef cnp.npy_intp shape[2]
+    shape[0] = rows
+    shape[1] = width
+    Py_INCREF(dtype)                     # PyArray_NewFromDescr takes this reference
+    array = PyArray_NewFromDescr(&PyArray_Type, <PyArray_Descr *><PyObject *>dtype,
+                                 2 if width else 1, shape, NULL, <void *>start, NPY_ARRAY_CARRAY,
+                                 NULL)
+    Py_INCREF(block)                     # and PyArray_SetBaseObject this one
+    PyArray_SetBaseObject(<PyArrayObject *><PyObject *>array, <PyObject *>block)
+    return array
+
+
+cdef object empty_column(object dtype, Py_ssize_t width=0):
+    """A column of no rows (0 x width with a width)."""
+    cdef cnp.npy_intp shape[2]
+    shape[0] = 0
+    shape[1] = width
+    Py_INCREF(dtype)                     # PyArray_Empty takes this reference
+    return PyArray_Empty(2 if width else 1, shape, <PyArray_Descr *><PyObject *>dtype, 0)
 
 
 cdef tuple alarm_columns(object block, const RingStore *store, Py_ssize_t first, Py_ssize_t n):
     """timestamps, status, severity and counts of slots first..first+n: views, no copy."""
-    return (store_column(block, STAMP_DTYPE, n, store, &store.stamps[first]),
-            store_column(block, ALARM_DTYPE, n, store, &store.status[first]),
-            store_column(block, ALARM_DTYPE, n, store, &store.severity[first]),
-            store_column(block, COUNT_DTYPE, n, store, &store.counts[first]))
+    return (store_column(block, STAMP_DTYPE, &store.stamps[first], n),
+            store_column(block, ALARM_DTYPE, &store.status[first], n),
+            store_column(block, ALARM_DTYPE, &store.severity[first], n),
+            store_column(block, COUNT_DTYPE, &store.counts[first], n))
 
 
 cdef tuple empty_alarm_columns():
-    empty = numpy.empty
-    return (empty(0, STAMP_DTYPE), empty(0, ALARM_DTYPE), empty(0, ALARM_DTYPE),
-            empty(0, COUNT_DTYPE))
+    return (empty_column(STAMP_DTYPE), empty_column(ALARM_DTYPE), empty_column(ALARM_DTYPE),
+            empty_column(COUNT_DTYPE))
 
 
 Update = _namedtuple('Update', 'value timestamp status severity count')
@@ -542,12 +566,12 @@ cdef class Monitor(SubscriptionRecord):
         """The Batch of slots first..first+n of a handed-out store: views, no copy."""
         cdef RingStore *store = block.store
         cdef Py_ssize_t width = self.ring.slots.width
-        values = store_column(block, self.dtype, n * width, store,
-                              store.values + first * self.ring.slots.row_bytes)
-        return _tuple_new(Batch, (values.reshape(n, width),) + alarm_columns(block, store, first, n))
+        values = store_column(block, self.dtype, store.values + first * self.ring.slots.row_bytes,
+                              n, width)
+        return _tuple_new(Batch, (values,) + alarm_columns(block, store, first, n))
 
     cdef object empty_batch(self):
-        return _tuple_new(Batch, (numpy.empty((0, self.ring.slots.width), self.dtype),)
+        return _tuple_new(Batch, (empty_column(self.dtype, self.ring.slots.width),)
                           + empty_alarm_columns())
 
     cdef int check_made(self) except -1:
@@ -1174,22 +1198,19 @@ cdef class MonitorGroup:
         """The GroupBatch of slots first..first+n of a handed-out store: views, no copy."""
         cdef RingStore *store = block.store
         cdef Py_ssize_t width = self.ring.slots.width
-        values = store_column(block, self.dtype, n * width, store,
-                              store.values + first * self.ring.slots.row_bytes)
+        # width-1 groups (scalars) give (k,) values, wider ones (k, width)
+        values = store_column(block, self.dtype, store.values + first * self.ring.slots.row_bytes,
+                              n, 0 if width == 1 else width)
         return _tuple_new(GroupBatch,
-                          (store_column(block, INDEX_DTYPE, n, store, &store.index[first]),
-                           values if width == 1 else values.reshape(n, width))
+                          (store_column(block, INDEX_DTYPE, &store.index[first], n), values)
                           + alarm_columns(block, store, first, n)
-                          + (store_column(block, EVENT_DTYPE, n, store, &store.events[first]),))
+                          + (store_column(block, EVENT_DTYPE, &store.events[first], n),))
 
     cdef object empty_batch(self):
-        empty = numpy.empty
-        shape = (0, self.ring.slots.width)
-        if self.ring.slots.width == 1:
-            shape = (0,)
-        return _tuple_new(GroupBatch,
-                          (empty(0, INDEX_DTYPE), empty(shape, self.dtype))
-                          + empty_alarm_columns() + (empty(0, EVENT_DTYPE),))
+        cdef Py_ssize_t width = self.ring.slots.width
+        values = empty_column(self.dtype, 0 if width == 1 else width)
+        return _tuple_new(GroupBatch, (empty_column(INDEX_DTYPE), values) + empty_alarm_columns()
+                          + (empty_column(EVENT_DTYPE),))
 
     cdef void recycle(self, RingStore *store) noexcept:
         """Keep a store no batch uses any more as the next spare (one is enough)."""
@@ -1294,11 +1315,10 @@ cdef class MonitorGroup:
 
 
 cdef class RingBlock:
-    """A store taken out of a ring: the base object of a drained batch's arrays.
-
-    It exposes the store's memory through the buffer protocol; when the last array on it goes,
-    the store returns to its Monitor or MonitorGroup as the spare for a later drain (or is
-    freed)."""
+    """A store taken out of a ring: the base object of a drained batch's arrays, which
+    store_column() makes on its memory. When the last array on it goes, the store returns to
+    its Monitor or MonitorGroup as the spare for a later drain (or is freed). It also exposes
+    the store through the buffer protocol (memoryview(batch.values.base))."""
     cdef RingStore *store
     cdef Monitor monitor
     cdef MonitorGroup group

@@ -313,6 +313,33 @@ def test_drain_hands_out_the_slots_and_reuses_released_stores(chans, monitors):
     assert monitor.stats()['dropped'] == 0
 
 
+def test_drained_arrays_take_no_stray_references(chans, monitors):
+    """A batch's arrays are made through numpy's C API, which takes a reference to their dtype
+    and to their base: drains and releases leave the dtypes' counts where they were, and the
+    base (the RingBlock) goes with the last array on it."""
+    chid = chans['cawave']
+    put_wait(chid, waveform_of(0))
+    monitor = open_monitor(monitors, chid, DBR.TIME_DOUBLE, depth=8)
+    assert wait_updates(monitor, 1)
+    first = monitor.drain()
+    dtypes = list({array.dtype for array in first})
+    del first
+    before = [sys.getrefcount(dtype) for dtype in dtypes]
+    for i in range(1, 41):
+        put_counters(monitor, chid, i, i)
+        batch = monitor.drain()
+        assert batch.values[:, 0].tolist() == [i]
+        if i == 40:
+            break
+        del batch
+        monitor.drain()                          # and empty batches of no rows
+    block = store_of(batch.values)
+    # the arrays (5) and this name; no other holder
+    assert sys.getrefcount(block) - 1 == 1 + len(batch)
+    del batch, block
+    assert [sys.getrefcount(dtype) for dtype in dtypes] == before
+
+
 def test_partial_and_wrapped_drains_copy_into_a_batch_of_their_own(chans, monitors):
     """drain(n) of a part, and a ring that overflowed around its end, copy the slots: the
     batch must not change when the ring goes on."""
