@@ -129,6 +129,12 @@ cdef inline size_t store_aligned(size_t n) noexcept nogil:
     return (n + 63) & ~(<size_t>63)
 
 
+cdef inline Py_ssize_t ring_slot(Py_ssize_t position, Py_ssize_t depth) noexcept nogil:
+    """A position below 2 x depth (a slot plus at most depth) as a slot: position % depth
+    without the division, a 64-bit one that costs tens of cycles on the update path."""
+    return position - depth if position >= depth else position
+
+
 cdef RingStore *store_new(Py_ssize_t depth, Py_ssize_t row_bytes) noexcept nogil:
     """A store of `depth` slots, or NULL. Its rows are not cleared: every slot is written whole
     (value, padding and metadata) before it is counted as filled."""
@@ -190,7 +196,7 @@ cdef Py_ssize_t take_rows(RingStore **store, Py_ssize_t depth, Py_ssize_t *oldes
         run = min(taken, depth - oldest[0])
         store_copy_run(store[0], oldest[0], out[0], 0, run, row_bytes)
         store_copy_run(store[0], 0, out[0], run, taken - run, row_bytes)
-        oldest[0] = (oldest[0] + taken) % depth
+        oldest[0] = ring_slot(oldest[0] + taken, depth)
     filled[0] -= taken
     if filled[0] == 0:
         oldest[0] = 0                            # the next batch starts a store: one run
@@ -295,9 +301,9 @@ cdef void on_buffered_update(cadef.event_handler_args args) noexcept nogil:
         if ring.drop_newest:
             ring_unlock(ring.lock)
             return
-        ring.oldest = (ring.oldest + 1) % ring.depth
+        ring.oldest = ring_slot(ring.oldest + 1, ring.depth)
         ring.filled -= 1
-    store_update(ring.store, (ring.oldest + ring.filled) % ring.depth, &ring.slots, &args,
+    store_update(ring.store, ring_slot(ring.oldest + ring.filled, ring.depth), &ring.slots, &args,
                  ring.counters.last_time)             # receipt time: the counters' clock read
     ring.filled += 1
     wake = ring.waiters > 0          # no system call per update while nobody waits
@@ -762,7 +768,7 @@ cdef Py_ssize_t group_make_room(GroupRing *ring, GroupMember *arriving) noexcept
         victim = ring.store.index[ring.oldest]
         if 0 <= victim < ring.member_capacity and ring.members[victim] != NULL:
             ring.members[victim].dropped += 1
-    ring.oldest = (ring.oldest + 1) % ring.depth
+    ring.oldest = ring_slot(ring.oldest + 1, ring.depth)
     ring.filled -= 1
     return 0
 
@@ -782,7 +788,7 @@ cdef void on_member_connection(ConnectionWatch *watch, bint connected) noexcept 
         ring_unlock(ring.lock)
         return
     store = ring.store
-    slot = (ring.oldest + ring.filled) % ring.depth
+    slot = ring_slot(ring.oldest + ring.filled, ring.depth)
     memset(store.values + slot * ring.slots.row_bytes, 0, ring.slots.row_bytes)
     store.stamps[slot] = wall_clock()
     store.status[slot] = 0
@@ -815,7 +821,7 @@ cdef void on_group_update(cadef.event_handler_args args) noexcept nogil:
     if ring.filled == ring.depth and group_make_room(ring, member) < 0:
         ring_unlock(ring.lock)
         return
-    slot = (ring.oldest + ring.filled) % ring.depth
+    slot = ring_slot(ring.oldest + ring.filled, ring.depth)
     store_update(ring.store, slot, &ring.slots, &args, now)
     ring.store.index[slot] = member.index
     ring.store.events[slot] = ROW_UPDATE
