@@ -18,10 +18,12 @@ from epicscorelibs.config import get_config_var
 from setuptools_dso import Extension, cythonize, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# numpy's C API as of the oldest numpy caffi runs with (install_requires below): a build against
-# numpy 2's headers then imports with any numpy from that one on
+# The oldest numpy caffi runs with (.ci/run reads this line and tests it on the oldest Python).
+OLDEST_NUMPY = '1.21'
+# numpy's C API as of that numpy: a build against numpy 2's headers then imports with any numpy
+# from that one on
 NUMPY_MACROS = [('NPY_NO_DEPRECATED_API', 'NPY_1_7_API_VERSION'),
-                ('NPY_TARGET_VERSION', 'NPY_1_21_API_VERSION')]
+                ('NPY_TARGET_VERSION', 'NPY_%s_API_VERSION' % OLDEST_NUMPY.replace('.', '_'))]
 
 
 def extension(name):
@@ -43,5 +45,5 @@ setup(
         include_path=[os.path.join(HERE, 'include'), os.path.join(HERE, 'caffi')],
         compiler_directives={'language_level': 3},
     ),
-    install_requires=[epicscorelibs.version.abi_requires(), 'numpy>=1.21'],
+    install_requires=[epicscorelibs.version.abi_requires(), 'numpy>=' + OLDEST_NUMPY],
 )

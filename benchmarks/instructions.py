@@ -203,7 +203,8 @@ async def deliveries():
         seen[0] += 1
     for path in (None, 'aio-update'):
         subscription = aio.camonitor(pv, on_value, format=aio.FORMAT_TIME, all_updates=True)
-        while seen[0] < 50:
+        started = seen[0]
+        while seen[0] < started + 50:             # this subscription's first updates came
             await asyncio.sleep(0.01)
         with counted(path) if path else contextlib.nullcontext():
             before = seen[0]

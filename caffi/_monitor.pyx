@@ -666,8 +666,8 @@ cdef class Monitor(SubscriptionRecord):
 # can wait on it. With `gather`, the descriptor is a timerfd that the first row arms: it becomes
 # readable once the batch has gathered for that long (at once when the ring is half full), so
 # a consumer that wants batches of some age wakes once per batch, not at the first row and again
-# after a sleep of its own. No Python object is made per update or touched per member on that path: a
-# member is a C struct (GroupMember) that libca's callback gets as its user argument.
+# after a sleep of its own. No Python object is made per update or touched per member on that
+# path: a member is a C struct (GroupMember) that libca's callback gets as its user argument.
 
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
 from linux_timerfd cimport (timerfd_create, timerfd_settime, itimerspec, CLOCK_MONOTONIC,

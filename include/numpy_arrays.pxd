@@ -4,7 +4,7 @@
 # consumer that wakes once per batch that code runs cold every time).
 #
 # numpy's own numpy/__init__.pxd leaves these out (commented) because they steal references:
-# declared here with PyObject * for the stolen arguments, so that each caller takes the
+# declared here with C pointers for the stolen arguments, so that each caller takes the
 # reference it hands over explicitly. Declarations only; the module that cimports this calls
 # numpy's import_array() once at import.
 
