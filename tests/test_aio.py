@@ -325,6 +325,29 @@ async def test_exceptions_are_epicscorelibs_classes():
     assert CANothing('x').ok and bool(CANothing('x'))
 
 
+async def test_types_module_matches_aioca_types():
+    # aioca.types is how code typed against aioca names its values and arguments
+    # (ophyd-async: `from aioca.types import AugmentedValue, Dbr`)
+    import typing
+
+    import aioca.types as reference
+
+    import caffi.aio.types as types
+    assert set(types.__all__) == {'Timeout', 'Dbe', 'Dbr', 'Datatype', 'Format', 'Count',
+                                  'AugmentedValue'}
+    for name in types.__all__:
+        if name != 'AugmentedValue':
+            assert typing.get_args(getattr(types, name)) == \
+                typing.get_args(getattr(reference, name)), name
+    assert typing.get_type_hints(types.AugmentedValue) == \
+        typing.get_type_hints(reference.AugmentedValue)
+    # every request type caffi.aio names is a Dbr, and the Literal names no other
+    request_types = {getattr(aioca, name) for name in aioca.__all__
+                     if name.startswith('DBR_')}
+    assert set(typing.get_args(types.Dbr)) == request_types
+    assert set(typing.get_args(types.Format)) == {FORMAT_RAW, FORMAT_TIME, FORMAT_CTRL}
+
+
 async def test_public_names_match_aioca():
     expected = {
         'Subscription', 'caput', 'caget', 'camonitor', 'connect', 'cainfo', 'CAInfo',

@@ -89,7 +89,7 @@ def test_stubs_are_installed():
 def test_stubs_pass_strict(mypy_env, mypy_cache):
     modules = []
     for module in ['caffi', 'caffi.ca', 'caffi._ca', 'caffi._dbr', 'caffi.macros', 'caffi.aio',
-                   'caffi._aio']:
+                   'caffi.aio.types', 'caffi._aio']:
         modules += ['-m', module]
     status, output = run_mypy(['--strict', '--cache-dir', mypy_cache] + modules, mypy_env)
     assert status == 0, output

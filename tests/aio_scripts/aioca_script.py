@@ -13,6 +13,7 @@ import numpy
 import aioca
 from aioca import (DBR_STRING, FORMAT_CTRL, FORMAT_TIME, CANothing, caget, cainfo, camonitor,
                    caput, connect)
+from aioca.types import AugmentedValue, Dbr
 
 
 async def main(double_pv, string_pv, waveform_pv, missing_pv):
@@ -29,7 +30,8 @@ async def main(double_pv, string_pv, waveform_pv, missing_pv):
     text, wave = await caget([string_pv, waveform_pv])
     assert text == 'from an aioca script' and isinstance(text, str)
     assert numpy.allclose(wave, numpy.linspace(0, 1, 5))
-    assert await caget(double_pv, datatype=DBR_STRING) == '7.2500'
+    as_text: Dbr = DBR_STRING
+    assert await caget(double_pv, datatype=as_text) == '7.2500'
 
     try:
         await caget(missing_pv, timeout=0.5)
@@ -43,7 +45,7 @@ async def main(double_pv, string_pv, waveform_pv, missing_pv):
     updates = []
     done = asyncio.Event()
 
-    def on_update(value, index):
+    def on_update(value: AugmentedValue, index: int) -> None:
         updates.append((index, value))
         if len(updates) >= 4:
             done.set()
