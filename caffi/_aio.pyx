@@ -27,6 +27,8 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsMutexUnlock)
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
 from caffi._ca cimport ChannelRecord, ContextRecord, PendingRead, acquired
+cimport numpy as cnp
+from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, PyArray_Type, NPY_ARRAY_CARRAY
 from caffi._dbr cimport format_buffer, eca_member
 
 
@@ -34,6 +36,7 @@ from cpython.object cimport PyObject, PyTypeObject
 
 
 from cpython.dict cimport PyDict_Copy
+from cpython.ref cimport Py_INCREF
 
 
 cdef extern from "Python.h":
@@ -46,6 +49,8 @@ cdef extern from "Python.h":
 
 import numpy
 from epicscorelibs.ca.dbr import ca_array, ca_bytes, ca_float, ca_int, ca_str
+
+cnp.import_array()
 
 from caffi.monitor import CONNECTED, DISCONNECTED, UPDATE
 
@@ -259,6 +264,39 @@ cdef class Member:
             self.owner._start_worker(returned)
 
 
+cdef const void *column_data(object column, int typenum, Py_ssize_t n) except? NULL:
+    """The data of a GroupBatch column: a C-contiguous 1-D array of `typenum` and length n
+    (anything else is a TypeError, never a read out of bounds)."""
+    if not (cnp.PyArray_Check(column) and cnp.PyArray_TYPE(<cnp.ndarray>column) == typenum
+            and cnp.PyArray_NDIM(<cnp.ndarray>column) == 1
+            and cnp.PyArray_DIM(<cnp.ndarray>column, 0) == n
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>column)):
+        raise TypeError('not a GroupBatch column of %d %s: %r'
+                        % (n, cnp.PyArray_DescrFromType(typenum), column))
+    return cnp.PyArray_DATA(<cnp.ndarray>column)
+
+
+cdef object array_row(cnp.ndarray values, Py_ssize_t row, unsigned int count, bint view):
+    """A ca_array of the first `count` elements of a batch's row: a view on the drained store
+    (the batch's values array, and through it the store, stay alive as its base), or a copy.
+    One C call each, where slicing, .copy() and .view(ca_array) are three Python-level ones."""
+    if cnp.PyArray_NDIM(values) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(values):
+        raise TypeError('not the values of a GroupBatch of arrays: %r' % (values,))
+    cdef cnp.npy_intp length = min(<cnp.npy_intp>count, cnp.PyArray_DIM(values, 1))
+    cdef PyArray_Descr *descr = <PyArray_Descr *>cnp.PyArray_DESCR(values)
+    cdef char *data = cnp.PyArray_BYTES(values) + row * cnp.PyArray_STRIDE(values, 0)
+    Py_INCREF(<object><PyObject *>descr)               # each call below steals one
+    if view:
+        made = PyArray_NewFromDescr(<PyTypeObject *>ca_array, descr, 1, &length, NULL, data,
+                                    NPY_ARRAY_CARRAY, NULL)
+        cnp.set_array_base(<cnp.ndarray>made, values)
+        return made
+    made = PyArray_NewFromDescr(<PyTypeObject *>ca_array, descr, 1, &length, NULL, NULL, 0,
+                                NULL)
+    memcpy(cnp.PyArray_DATA(<cnp.ndarray>made), data, length * cnp.PyArray_ITEMSIZE(values))
+    return made
+
+
 cdef inline dict fields_template(Member member):
     """The dict a member's values start from: copying a dict with every key in place is one
     allocation and a copy of its table, where building it inserts (and regrows) key by key."""
@@ -337,13 +375,19 @@ cdef class GroupDispatch:
             member.ring_dropped = now
 
     def dispatch(self, batch):
-        cdef const int[::1] index = batch.index
-        cdef const unsigned char[::1] events = batch.events
-        cdef const unsigned int[::1] counts = batch.counts
-        cdef const short[::1] status = batch.status
-        cdef const short[::1] severity = batch.severity
-        cdef const double[::1] stamps = batch.timestamps
-        cdef Py_ssize_t n = index.shape[0], row
+        # the columns' data straight from their arrays (typed memoryviews would each take a
+        # buffer-protocol round trip and a format check, six per batch: on a loop that wakes
+        # once per update of a big waveform, that runs cold every time)
+        cdef Py_ssize_t n = len(batch.index), row
+        cdef const int *index = <const int *>column_data(batch.index, cnp.NPY_INT32, n)
+        cdef const unsigned char *events = <const unsigned char *>column_data(
+            batch.events, cnp.NPY_UINT8, n)
+        cdef const unsigned int *counts = <const unsigned int *>column_data(
+            batch.counts, cnp.NPY_UINT32, n)
+        cdef const short *status = <const short *>column_data(batch.status, cnp.NPY_INT16, n)
+        cdef const short *severity = <const short *>column_data(batch.severity, cnp.NPY_INT16, n)
+        cdef const double *stamps = <const double *>column_data(batch.timestamps,
+                                                                cnp.NPY_FLOAT64, n)
         cdef list members = self.members
         cdef Py_ssize_t n_members = len(members)
         cdef Member member
@@ -450,9 +494,7 @@ cdef class GroupDispatch:
         ring's store (which is reused once the batch goes)."""
         cdef int kind = member.kind
         if kind == KIND_ARRAY:
-            if self.view_rows:
-                return values[row, :count].view(ca_array)
-            return values[row, :count].copy().view(ca_array)
+            return array_row(values, row, count, self.view_rows)
         if kind in (KIND_STR_ARRAY, KIND_BYTES_ARRAY, KIND_STR, KIND_BYTES):
             return value_of(kind, values[row, :count].tolist(), member.dtype)
         return value_of(kind, values[row, :count], member.dtype)

@@ -18,6 +18,7 @@ from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_
 from caffi.constants import ECA
 
 from aio_util import until
+from ioc_harness import RECORDS
 
 pytestmark = [pytest.mark.usefixtures('ioc'), pytest.mark.asyncio]
 
@@ -145,6 +146,32 @@ async def test_all_updates_delivers_every_update_in_order():
     assert ring_updates(subscription) == len(values)
     subscription.close()
     ca.clear_channel(chid)
+
+
+@pytest.mark.parametrize('pv, elements, views', [
+    ('cawave', 20, False),              # small rows: each value a copy of its row
+    ('cawavehuge', 1000000, True),      # rows of 32 MB: values view the drained store
+])
+async def test_kept_array_values_stay_intact(pv, elements, views):
+    """Array values a callback keeps hold their own data as later updates arrive: copies of
+    small rows, or views that keep a big ring's drained store out of the ring's reuse."""
+    await caput(pv, numpy.full(elements, -1.0), wait=True)
+    values = []
+    subscription = camonitor(pv, values.append, all_updates=True)
+    await until(lambda: values and values[-1][0] == -1, timeout=20)
+    for frame in range(1, 6):
+        await caput(pv, numpy.arange(frame, frame + elements, dtype=numpy.float64), wait=True)
+    await until(lambda: values[-1][0] == 5, timeout=30)
+    subscription.close()
+    # the record back at its whole length, for the tests that read its 4M elements
+    await caput(pv, numpy.zeros(RECORDS[pv].count), wait=True)
+    kept = [v for v in values if v[0] >= 1]
+    assert [v[0] for v in kept] == [1, 2, 3, 4, 5]
+    for value in kept:
+        assert type(value) is dbr.ca_array and value.dtype == numpy.float64
+        assert value.shape == (elements,) and value.ok and value.name == pv
+        assert numpy.array_equal(value, numpy.arange(value[0], value[0] + elements))
+        assert value.flags.owndata is not views and value.flags.c_contiguous
 
 
 async def test_merged_updates_deliver_the_latest_and_count_the_rest():
