@@ -301,6 +301,34 @@ async def test_connect_and_cainfo():
     assert all(isinstance(i, aioca.ChannelInfo) for i in names.values())
 
 
+async def test_list_connect_one_timeout_and_no_listener_left():
+    import caffi.aio._core as core
+    present = ['catest', 'castr', 'calong', 'catest']            # a name twice is fine
+    missing = [MISSING + str(i) for i in range(3)]
+    with pytest.raises(CANothing) as raised:
+        await connect(present + missing, timeout=0.4)
+    assert raised.value.name == 'Multiple PVs' and raised.value.errorcode == ECA.TIMEOUT
+    started = time.monotonic()
+    results = await connect(missing + present, timeout=0.4, throw=False)
+    elapsed = time.monotonic() - started
+    assert 0.35 < elapsed < 2.0, elapsed                          # one timeout, not one each
+    assert [r.errorcode for r in results] == [ECA.TIMEOUT] * 3 + [ECA.NORMAL] * 4
+    assert [r.name for r in results] == missing + present
+    infos = await cainfo(present[:2] + missing[:1], timeout=0.3, throw=False)
+    assert isinstance(infos[0], aioca.CAInfo) and infos[1].datatype == DBR_STRING
+    assert isinstance(infos[2], CANothing) and infos[2].errorcode == ECA.TIMEOUT
+    queued = await connect([MISSING + 'q1', MISSING + 'q2'], wait=False)
+    assert [q.ok for q in queued] == [True, True]
+    # a list wait cancelled or timed out leaves nothing on the channels it waited for
+    task = asyncio.ensure_future(connect(missing, timeout=None))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    channels = core._Context.cache().channels
+    assert all(not channels[name].connect_listeners for name in missing + present)
+
+
 async def test_cancel_a_task_waiting_in_caget():
     task = asyncio.ensure_future(caget(MISSING, timeout=None))
     await asyncio.sleep(0.2)
