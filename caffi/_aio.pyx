@@ -15,8 +15,10 @@ Everything that touches Python objects here runs on the event loop's thread.
 import sys
 import traceback
 
+cimport cython
+
 from libc.math cimport rint
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport calloc, malloc, realloc, free
 from libc.string cimport memcpy
 from posix.unistd cimport close as close_fd
 
@@ -26,7 +28,8 @@ cimport db_access as dba
 from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, epicsMutexLock,
                          epicsMutexUnlock)
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
-from caffi._ca cimport ChannelRecord, ContextRecord, PendingRead, acquired
+from caffi._ca cimport (ChannelRecord, ContextRecord, ConnectionWatch, PendingRead, acquired,
+                       watch_connection, unwatch_connection)
 cimport numpy as cnp
 from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, PyArray_Type, NPY_ARRAY_CARRAY
 from caffi._dbr cimport format_buffer, eca_member
@@ -545,6 +548,25 @@ cdef struct ReadState:
     ReadQueue *queue
 
 
+cdef int open_signal(epicsMutexId *lock, int *fd, str what) except -1:
+    """The lock and the eventfd of a queue that libca's threads fill and the loop takes."""
+    fd[0] = -1
+    lock[0] = epicsMutexOsiCreate(b'caffi/_aio.pyx', 0)
+    if lock[0] == NULL:
+        raise MemoryError()
+    fd[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+    if fd[0] < 0:
+        raise OSError(f"eventfd() failed for caffi.aio's {what}")
+    return 0
+
+
+cdef void close_signal(epicsMutexId lock, int fd) noexcept:
+    if fd >= 0:
+        close_fd(fd)
+    if lock != NULL:
+        epicsMutexDestroy(lock)
+
+
 cdef struct ReadQueue:
     epicsMutexId lock
     int fd                           # eventfd: readable while answered batches wait
@@ -598,21 +620,12 @@ cdef class ReadCompletions:
     cdef set issued
 
     def __cinit__(self):
-        self.queue.fd = -1
-        self.queue.lock = epicsMutexOsiCreate(b'caffi/_aio.pyx', 0)
-        if self.queue.lock == NULL:
-            raise MemoryError()
-        self.queue.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
-        if self.queue.fd < 0:
-            raise OSError('eventfd() failed for caffi.aio\'s reads')
+        open_signal(&self.queue.lock, &self.queue.fd, 'reads')
         self.issued = set()
 
     def __dealloc__(self):
         # only once no batch refers to it (each holds it), so no libca thread can write the fd
-        if self.queue.fd >= 0:
-            close_fd(self.queue.fd)
-        if self.queue.lock != NULL:
-            epicsMutexDestroy(self.queue.lock)
+        close_signal(self.queue.lock, self.queue.fd)
 
     def fileno(self):
         return self.queue.fd
@@ -918,3 +931,154 @@ def cached_reads(dict channels, list names, object key):
         requests[i] = request
         chids[i] = channel.chid
     return chids, requests
+
+
+# ---------------------------------------------------------------------------------------------
+# Connection changes of caffi.aio's channels: libca's thread appends them to a C queue (no
+# Python, no GIL: a list connect of thousands of PVs would otherwise have libca's thread take
+# the GIL once per channel, against the loop creating the rest) and the first of a burst wakes
+# the loop, which takes them all in order.
+
+cdef struct ChangeQueue:
+    epicsMutexId lock
+    int fd                           # eventfd: readable while changes wait
+    long long *tokens                # the watch of each change, oldest first
+    unsigned char *connected
+    Py_ssize_t count, capacity
+    bint lost                        # an append found no memory: the loop re-reads every state
+
+
+cdef struct TokenWatch:
+    ConnectionWatch base             # first: caffi._ca calls base.changed with its address
+    ChangeQueue *queue
+    long long token
+
+
+cdef void queue_change(ConnectionWatch *watch, bint connected) noexcept nogil:
+    """libca's thread, under caffi._ca's watch lock: one connection change, in order."""
+    cdef TokenWatch *mine = <TokenWatch *>watch
+    cdef ChangeQueue *queue = mine.queue
+    cdef Py_ssize_t capacity
+    cdef void *grown
+    cdef bint first
+    epicsMutexLock(queue.lock)
+    first = queue.count == 0 and not queue.lost
+    if queue.count == queue.capacity:
+        capacity = max(64, 2 * queue.capacity)
+        grown = realloc(queue.tokens, capacity * sizeof(long long))
+        if grown != NULL:
+            queue.tokens = <long long *>grown
+            grown = realloc(queue.connected, capacity * sizeof(unsigned char))
+            if grown != NULL:
+                queue.connected = <unsigned char *>grown
+                queue.capacity = capacity
+    if queue.count < queue.capacity:
+        queue.tokens[queue.count] = mine.token
+        queue.connected[queue.count] = connected
+        queue.count += 1
+    else:
+        queue.lost = True
+    if first:
+        # the first change of a burst wakes the loop; written under the lock, as
+        # read_answered does, so that take() never sees a wake-up without its change
+        eventfd_write(queue.fd, 1)
+    epicsMutexUnlock(queue.lock)
+
+
+cdef class ConnectionChanges:
+    """One event loop's channel connection changes: watch(chid) registers a channel and gives
+    its watch's token; fileno() is readable while changes wait; take() returns them, oldest
+    first, as (token, connected) pairs, or None when some were lost for want of memory (then
+    every watched channel's state must be read again)."""
+    cdef ChangeQueue queue
+    cdef long long next_token
+
+    def __cinit__(self):
+        open_signal(&self.queue.lock, &self.queue.fd, 'connections')
+
+    def __dealloc__(self):
+        # only once no watch refers to it (each ChannelWatch holds it)
+        close_signal(self.queue.lock, self.queue.fd)
+        free(self.queue.tokens)
+        free(self.queue.connected)
+
+    def fileno(self):
+        return self.queue.fd
+
+    def watch(self, chid):
+        """A ChannelWatch of chid's connection changes, whose token its changes carry."""
+        self.next_token += 1
+        return ChannelWatch(self, chid, self.next_token)
+
+    def take(self):
+        cdef eventfd_t ignored
+        cdef long long *tokens
+        cdef unsigned char *connected
+        cdef Py_ssize_t count, i
+        cdef bint lost
+        with nogil:
+            epicsMutexLock(self.queue.lock)
+            eventfd_read(self.queue.fd, &ignored)
+            tokens, connected, count = self.queue.tokens, self.queue.connected, self.queue.count
+            lost = self.queue.lost
+            self.queue.tokens = NULL
+            self.queue.connected = NULL
+            self.queue.count = self.queue.capacity = 0
+            self.queue.lost = False
+            epicsMutexUnlock(self.queue.lock)
+        try:
+            if lost:
+                return None
+            return [(tokens[i], connected[i] != 0) for i in range(count)]
+        finally:
+            free(tokens)
+            free(connected)
+
+
+@cython.no_gc
+cdef class ChannelWatch:
+    """A channel's connection changes into a ConnectionChanges queue, from watch() until
+    close(). The channel is created without a Python connection callback: connections made
+    before the watch are the caller's to read (ca.state).
+
+    Not tracked by the cycle collector (one per channel of thousands): it refers to its
+    channel record and its queue, neither of which can lead back to it."""
+    cdef ChannelRecord channel
+    cdef ConnectionChanges changes
+    cdef TokenWatch *watch
+    cdef readonly long long token
+
+    def __init__(self, ConnectionChanges changes, chid, long long token):
+        cdef ChannelRecord channel = acquired(chid)
+        if channel is None:
+            raise ValueError(f'not a live channel: {chid!r}')
+        try:
+            self.watch = <TokenWatch *>calloc(1, sizeof(TokenWatch))
+            if self.watch == NULL:
+                raise MemoryError()
+            self.watch.base.changed = queue_change
+            self.watch.queue = &changes.queue
+            self.watch.token = token
+            status = watch_connection(channel, &self.watch.base)
+            if status != caerr.ECA_NORMAL:
+                free(self.watch)
+                self.watch = NULL
+                raise ValueError(f'watching {channel.channel_name!r} failed: '
+                                 f'{eca_member(status)!r}')
+        finally:
+            channel.release()
+        self.channel = channel
+        self.changes = changes
+        self.token = token
+
+    def close(self):
+        """No more changes from this channel (idempotent)."""
+        if self.watch != NULL:
+            unwatch_connection(self.channel, &self.watch.base)
+            free(self.watch)
+            self.watch = NULL
+
+    def __dealloc__(self):
+        if self.watch != NULL and self.channel is not None:
+            unwatch_connection(self.channel, &self.watch.base)
+            free(self.watch)

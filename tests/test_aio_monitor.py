@@ -310,7 +310,11 @@ async def test_notify_disconnect_across_ioc_restart(restartable_ioc):
     assert not any(isinstance(v, CANothing) for v in quiet)
     await until(lambda: isinstance(ctrl[-1], CANothing), timeout=10)
     assert ctrl[-1].errorcode == ECA.DISCONN
+    # the channel's own state followed (libca's thread queues connection changes in C)
+    lost = await connect(['catest', 'castr'], timeout=0.3, throw=False)
+    assert [n.errorcode for n in lost] == [ECA.TIMEOUT, ECA.TIMEOUT]
     restartable_ioc.start()
+    assert all(n.ok for n in await connect(['catest', 'castr'], timeout=60))
     await until(lambda: not isinstance(values[-1], CANothing), timeout=60,
                 message='no value after the reconnection')
     assert values[-1].ok and hasattr(values[-1], 'timestamp')

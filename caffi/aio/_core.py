@@ -9,7 +9,6 @@ eventfd (loop.add_reader), see caffi._aio.
 import asyncio
 import atexit
 import collections
-import functools
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ from epicscorelibs.ca import cadef, dbr  # type: ignore[import-untyped]
 import caffi.ca as ca
 from caffi import _aio
 from caffi._aio import GroupDispatch, Member, value_of
-from caffi.constants import CA_OP, ECA, ChannelState
+from caffi.constants import ECA, ChannelState
 from caffi.dbr import DBF, DBR
 from caffi.monitor import MonitorGroup
 
@@ -273,54 +272,62 @@ class Channel:
     # through the channels before (_ChannelCache.known_reads) may be stale
     generation = 0
 
-    def __init__(self, name, loop, flush=True):
+    def __init__(self, name, cache, flush=True):
         self.name = name
-        self.loop = loop
-        self.connected_event = asyncio.Event()
+        self.loop = cache.loop
+        # Per channel only what a list of thousands needs (the cycle collector walks every
+        # object made; a connect of 5000 PVs spent half its time there): a flag, and waits'
+        # listeners only while someone waits.
+        self._connected = False
+        self.connect_listeners = None     # while waited for: one-shot calls (_until_connected)
         self.subscriptions = set()
-        self.connect_listeners = set()    # one-shot calls of list waits (_all_connected)
         self.requests = {}        # (datatype, format) -> _Request, while connected
         self.chid = None
-        self._callback = functools.partial(self._on_connection_change, weakref.ref(self))
-        status, self.chid = ca.create_channel(name, self._callback)
+        self._watch = None
+        self._watched_in = None   # the watching cache's token table
+        # no Python connection callback: its changes reach the loop through _aio's C queue
+        status, self.chid = ca.create_channel(name)
         _raise_status(status, ca.create_channel)
+        self._watch_in(cache)
         if flush:
             ca.flush_io()
 
-    @staticmethod
-    def _on_connection_change(channel_ref, event):
-        # libca's thread: one call per connection change, handed to the loop
-        channel = channel_ref()
-        if channel is not None:
-            _call_in_loop(channel.loop, channel._connection_changed,
-                          event['op'] == CA_OP.CONN_UP)
+    def _watch_in(self, cache):
+        """Connection changes from now on reach `cache`'s loop; one made before (the channel
+        may have connected already) is read here."""
+        self._watch = cache.watch(self)
+        if ca.state(self.chid) == ChannelState.CONN:
+            self._connection_changed(True)
+
+    def _unwatch(self):
+        if self._watch is not None:
+            self._watch.close()
+            self._watched_in.pop(self._watch.token, None)
+            self._watch = None
 
     def _connection_changed(self, connected):
         if self.chid is None:
             return
         self.requests.clear()     # a reconnected channel may have another type or length
         Channel.generation += 1
-        if connected:
-            self.connected_event.set()
+        self._connected = connected
+        if connected and self.connect_listeners:
             for listener in list(self.connect_listeners):
                 listener(self)
-        else:
-            self.connected_event.clear()
         for subscription in list(self.subscriptions):
             subscription._connection_changed(connected)
 
-    def adopt(self, loop):
+    def adopt(self, cache):
         """Serve another loop (this one's closed): its connection state carries over."""
-        self.loop = loop
-        self.connected_event = asyncio.Event()
-        self.connect_listeners.clear()    # waits of the closed loop: nobody awaits them
+        self.loop = cache.loop
+        self._connected = False
+        self.connect_listeners = None     # waits of the closed loop: nobody awaits them
         self.requests.clear()
         Channel.generation += 1
-        if ca.state(self.chid) == ChannelState.CONN:
-            self.connected_event.set()
+        self._watch_in(cache)
 
     def connected(self):
-        return self.connected_event.is_set()
+        return self._connected
 
     def request(self, datatype, format):
         """The channel's _Request for (datatype, format), made once per connection."""
@@ -333,7 +340,8 @@ class Channel:
         return request
 
     async def wait(self):
-        await self.connected_event.wait()
+        if not self._connected:
+            await _until_connected(self.loop, (self,), None)
 
     def count_subscriptions(self):
         return len(self.subscriptions)
@@ -341,12 +349,13 @@ class Channel:
     def purge(self):
         for subscription in list(self.subscriptions):
             subscription.close()
+        self._unwatch()
         self.requests.clear()
         Channel.generation += 1
         if self.chid is not None:
             ca.clear_channel(self.chid)
             self.chid = None
-        self.connected_event.clear()
+        self._connected = False
 
 
 class _ChannelCache:
@@ -356,6 +365,8 @@ class _ChannelCache:
         self.dispatchers = {}     # (request, width, events) -> _GroupFeed
         self.flush_pending = False
         self._reads = None        # _aio.ReadCompletions of the list cagets, once there is one
+        self._connections = None  # _aio.ConnectionChanges of the channels, once there is one
+        self._watched = {}        # watch token -> Channel, while it watches
         self._known_reads = {}    # (names, key) -> (Channel.generation, (chids, requests))
 
     def known_reads(self, names, key):
@@ -381,14 +392,36 @@ class _ChannelCache:
             self.loop.add_reader(self._reads.fileno(), self._reads.take)
         return self._reads
 
+    def watch(self, channel):
+        """The loop's watch of a channel's connection changes (its first makes the queue)."""
+        if self._connections is None:
+            self._connections = _aio.ConnectionChanges()
+            self.loop.add_reader(self._connections.fileno(), self._connections_changed)
+        watch = self._connections.watch(channel.chid)
+        self._watched[watch.token] = channel
+        channel._watched_in = self._watched
+        return watch
+
+    def _connections_changed(self):
+        changes = self._connections.take()
+        if changes is None:          # some were lost (no memory): read every state again
+            for channel in list(self._watched.values()):
+                if channel.chid is not None:
+                    channel._connection_changed(ca.state(channel.chid) == ChannelState.CONN)
+            return
+        for token, connected in changes:
+            channel = self._watched.get(token)
+            if channel is not None:
+                channel._connection_changed(connected)
+
     def get_channel(self, name, flush=True):
         channel = self.channels.get(name)
         if channel is None:
             channel = _Context.orphans.pop(name, None)
             if channel is not None:
-                channel.adopt(self.loop)
+                channel.adopt(self)
             else:
-                channel = Channel(name, self.loop, flush)
+                channel = Channel(name, self, flush)
             self.channels[name] = channel
         return channel
 
@@ -432,6 +465,7 @@ class _ChannelCache:
         for channel in list(self.channels.values()):
             for subscription in list(channel.subscriptions):
                 subscription.close()
+            channel._unwatch()       # the loop that adopts it watches it anew
             old = _Context.orphans.get(channel.name)
             if old is not None and old is not channel:
                 old.purge()
@@ -830,7 +864,7 @@ class CAInfo:
                 f'    Count: {self.count}')
 
 
-async def _all_connected(cache, channels, seconds):
+async def _until_connected(loop, channels, seconds):
     """Wait until every channel of a list has connected, at most `seconds` (None: for ever).
     Returns the channels that did not connect in time (empty: all did). One future and one
     timer for the whole list, where a task per PV (asyncio.gather) costs ~10 us of CPU each."""
@@ -838,7 +872,7 @@ async def _all_connected(cache, channels, seconds):
     if not late:
         return late
     waited = list(late)
-    future = cache.loop.create_future()
+    future = loop.create_future()
 
     def connected(channel):
         late.discard(channel)
@@ -846,8 +880,10 @@ async def _all_connected(cache, channels, seconds):
             future.set_result(None)
 
     for channel in waited:
+        if channel.connect_listeners is None:
+            channel.connect_listeners = set()
         channel.connect_listeners.add(connected)
-    expiry = None if seconds is None else cache.loop.call_later(seconds, _expire, future)
+    expiry = None if seconds is None else loop.call_later(seconds, _expire, future)
     try:
         await future
     except _BatchExpired:
@@ -856,7 +892,8 @@ async def _all_connected(cache, channels, seconds):
         if expiry is not None:
             expiry.cancel()
         for channel in waited:
-            channel.connect_listeners.discard(connected)
+            if channel.connect_listeners is not None:
+                channel.connect_listeners.discard(connected)
     return late
 
 
@@ -869,7 +906,7 @@ async def _when_connected(names, wait, timeout, throw, result):
     channels = cache.open_channels(names)
     late = set()
     if wait:
-        late = await _all_connected(cache, channels, _seconds_left(timeout))
+        late = await _until_connected(cache.loop, channels, _seconds_left(timeout))
         if late and throw:
             raise CANothing('Multiple PVs', ECA.TIMEOUT)
     return [CANothing(name, ECA.TIMEOUT) if channel in late else result(name, channel)
