@@ -1,10 +1,10 @@
 """caffi.aio's implementation: channels per event loop, caget/caput/connect/cainfo, camonitor.
 
 One preemptive caffi context serves every thread and loop. libca calls back on its own
-threads: one-shot completions (connection changes, get and put callbacks) reach their loop
-through loop.call_soon_threadsafe; subscriptions go through caffi.monitor.MonitorGroup rings,
-which libca fills without Python, and which wake the loop once per batch through their
-eventfd (loop.add_reader), see caffi._aio.
+threads: get and put completions reach their loop through loop.call_soon_threadsafe (one per
+burst, _Inbox); connection changes go into a C queue (caffi._aio.ConnectionChanges) and
+subscriptions into caffi.monitor.MonitorGroup rings, both filled by libca without Python, and
+both waking the loop once per burst through a descriptor (loop.add_reader), see caffi._aio.
 """
 import asyncio
 import atexit
