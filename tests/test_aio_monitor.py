@@ -59,6 +59,8 @@ async def test_monitor_single_pv_values():
     values = []
     subscription = camonitor('catest', values.append)
     assert isinstance(subscription, Subscription) and subscription.name == 'catest'
+    # its channel is connected (the caput): subscribed at once, no task on the way
+    assert subscription.state == Subscription.OPEN and subscription._task is None
     await until(lambda: values, message='no initial value')
     assert type(values[0]) is dbr.ca_float and values[0] == 1.5
     assert values[0].name == 'catest' and values[0].ok and values[0].element_count == 1

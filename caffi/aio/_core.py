@@ -1069,8 +1069,14 @@ class Subscription:
         self._member_index = None
         if events is None:
             events = _DEFAULT_EVENTS[format]
-        self._task = asyncio.ensure_future(
-            self._open(events, datatype, format, count, connect_timeout))
+        if self.channel.connected():
+            # the common case after a connect(): subscribe now, without a task (a camonitor
+            # of thousands of PVs made a task each, and fed the cycle collector with them)
+            self._task = None
+            self._open_connected(events, datatype, format, count)
+        else:
+            self._task = asyncio.ensure_future(
+                self._open(events, datatype, format, count, connect_timeout))
 
     @property
     def dropped_callbacks(self):
@@ -1088,13 +1094,23 @@ class Subscription:
                 await channel.wait()
             if self.state == self.CLOSED:
                 return
-            self._subscribe(channel, events, datatype, format, count)
         except asyncio.CancelledError:
             raise
         except Exception:
-            print(f'Subscription {self.name} could not be made', file=sys.stderr)
-            traceback.print_exc()
-            self.close()
+            self._not_made()
+            return
+        self._open_connected(events, datatype, format, count)
+
+    def _open_connected(self, events, datatype, format, count):
+        try:
+            self._subscribe(self.channel, events, datatype, format, count)
+        except Exception:
+            self._not_made()
+
+    def _not_made(self):
+        print(f'Subscription {self.name} could not be made', file=sys.stderr)
+        traceback.print_exc()
+        self.close()
 
     def _subscribe(self, channel, events, datatype, format, count):
         request = channel.request(datatype, format)
@@ -1185,7 +1201,8 @@ class Subscription:
             feed.close()
         if not self.loop.is_closed():
             current = asyncio.current_task(self.loop) if self.loop.is_running() else None
-            if not self._task.done() and self._task is not current:
+            if self._task is not None and not self._task.done() \
+                    and self._task is not current:
                 self._task.cancel()
             if self._worker is not None and not self._worker.done() \
                     and self._worker is not current:
