@@ -420,3 +420,23 @@ async def test_ring_overflow_counts_as_dropped(monkeypatch):
     assert values[-16:] == list(range(184, 200))       # drop_oldest: the newest survive
     subscription.close()
     ca.clear_channel(chid)
+
+
+async def test_dispatch_refuses_what_is_not_a_batch_of_its_group():
+    """The dispatcher reads a batch's columns through C pointers: anything but the columns its
+    group's drain() makes (types, lengths, layout) is a TypeError, never a read out of bounds."""
+    from caffi.monitor import GroupBatch, MonitorGroup
+    from caffi._aio import GroupDispatch
+    group = MonitorGroup([], ca.DBR.TIME_DOUBLE, count=3)
+    dispatch = GroupDispatch(group)
+    good = group.drain()
+    dispatch.dispatch(good)                                  # an empty batch: nothing to do
+    columns = dict(zip(GroupBatch._fields, good))
+    bad = [dict(columns, index=numpy.zeros(2, numpy.int32)),     # longer than the others
+           dict(columns, events=numpy.zeros(0, numpy.int64)),    # another type
+           dict(columns, timestamps=[]),                         # not an array
+           dict(columns, counts=numpy.zeros((0, 1), numpy.uint32))]  # another shape
+    for fields in bad:
+        with pytest.raises(TypeError, match='GroupBatch column'):
+            dispatch.dispatch(GroupBatch(**fields))
+    group.close()
