@@ -79,10 +79,14 @@ def cachannel_ioc(ioc):
 
     def restore():
         with own_context(True):
-            for name in ('catest', 'cabo'):
-                chid = connect(name)
+            # both channels connected before either is cleared: clearing the last channel of
+            # a circuit lets libca close it, and a channel created just then can meet the
+            # closing circuit ("Virtual circuit disconnect") and miss pend_io's timeout
+            chids = [connect(name) for name in ('catest', 'cabo')]
+            for chid in chids:
                 put_wait(chid, 0)
                 put_wait(chid, 3, DBR.PUT_ACKS)     # acknowledge up to INVALID
+            for chid in chids:
                 ca.clear_channel(chid)
     if ioc.running:
         run_in_thread(restore)
