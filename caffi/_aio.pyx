@@ -31,7 +31,7 @@ from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_
 from caffi._ca cimport (ChannelRecord, ContextRecord, ConnectionWatch, PendingRead, acquired,
                        watch_connection, unwatch_connection)
 cimport numpy as cnp
-from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, PyArray_Type, NPY_ARRAY_CARRAY
+from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, NPY_ARRAY_CARRAY
 from caffi._dbr cimport format_buffer, eca_member
 
 
@@ -1073,12 +1073,15 @@ cdef class ChannelWatch:
 
     def close(self):
         """No more changes from this channel (idempotent)."""
-        if self.watch != NULL:
-            unwatch_connection(self.channel, &self.watch.base)
-            free(self.watch)
-            self.watch = NULL
+        self.unwatch()
 
     def __dealloc__(self):
+        self.unwatch()
+
+    cdef void unwatch(self) noexcept:
+        # removed under caffi._ca's watch lock: once this returns, libca's thread no longer
+        # calls it, and its memory can go
         if self.watch != NULL and self.channel is not None:
             unwatch_connection(self.channel, &self.watch.base)
             free(self.watch)
+            self.watch = NULL

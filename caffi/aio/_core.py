@@ -717,7 +717,8 @@ async def _read_batch(cache, names, channels, datatype, format, count, seconds, 
 
 
 class _BatchExpired(Exception):
-    """A batch read's timeout expired before every read was answered."""
+    """A timer set on a future expired first: a batch read's before every read was answered,
+    or a list's connection wait (_until_connected) before every channel connected."""
 
 
 def _expire(future):
