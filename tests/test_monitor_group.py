@@ -161,7 +161,9 @@ def test_gather_announces_a_batch_once_it_has_gathered(chans, groups):
     started = time.monotonic()
     put_wait(chans['catest'], 1.5)
     put_wait(chans['calong'], 4)
-    assert group.pending == 2 and not readable_now(group)   # rows wait, not announced yet
+    # put_wait returns at the put's completion, which can come before the monitor's update
+    assert wait_for(lambda: group.pending == 2)
+    assert not readable_now(group)                          # rows wait, not announced yet
     assert group.wait(0) is False
     assert group.wait(TIMEOUT)
     waited = time.monotonic() - started
@@ -172,6 +174,7 @@ def test_gather_announces_a_batch_once_it_has_gathered(chans, groups):
     assert not readable_now(group)
     # a drain before the batch gathered takes it and disarms the timer: no late wake-up
     put_wait(chans['catest'], 2.5)
+    assert wait_for(lambda: group.pending == 1)
     assert group.drain().values.tolist() == [2.5]
     assert select.select([group], [], [], gather * 2)[0] == []
     assert group.wait(gather * 2) is False
