@@ -894,6 +894,7 @@ cdef class MonitorGroup:
     cdef long request
     cdef long event_mask
     cdef list members                # GroupSubscription by index; None once removed
+    cdef Py_ssize_t size_now         # members not None: `size` without a walk of the list
     cdef object context              # the context every member belongs to
     cdef object notifier
     cdef object stop_notifier
@@ -1042,6 +1043,7 @@ cdef class MonitorGroup:
         if self.context is None:
             self.context = channel.context
         self.members[subscription.member.index] = subscription
+        self.size_now += 1
         return subscription.member.index
 
     cdef GroupMember *new_member(self) except NULL:
@@ -1051,9 +1053,15 @@ cdef class MonitorGroup:
         cdef Py_ssize_t index = len(self.members)
         self.members.append(None)                 # reserved before the GIL is let go
         cdef GroupMember *member = <GroupMember *>calloc(1, sizeof(GroupMember))
-        cdef Py_ssize_t capacity = max(16, 2 * (index + 1))
-        cdef GroupMember **table = <GroupMember **>calloc(capacity, sizeof(GroupMember *))
-        if member == NULL or table == NULL:
+        # a bigger table only when the index outgrows it (doubling: a group of thousands of
+        # members allocates a few tables, not one per member); only this method, under the
+        # GIL, changes the capacity
+        cdef Py_ssize_t capacity = ring.member_capacity
+        cdef GroupMember **table = NULL
+        if index >= capacity:
+            capacity = max(16, 2 * (index + 1))
+            table = <GroupMember **>calloc(capacity, sizeof(GroupMember *))
+        if member == NULL or (table == NULL and index >= ring.member_capacity):
             free(member)
             free(table)
             raise MemoryError()
@@ -1068,7 +1076,7 @@ cdef class MonitorGroup:
                 ring.member_capacity = capacity
             ring.members[index] = member
             ring_unlock(ring.lock)
-        free(table)                               # the old table, or the unused new one
+        free(table)                               # the old table (NULL when it did not grow)
         return member
 
     cdef void deactivate(self, GroupMember *member) noexcept:
@@ -1096,6 +1104,7 @@ cdef class MonitorGroup:
         cdef GroupSubscription subscription = self.member_at(which)
         self.end_member(subscription)
         self.members[subscription.member.index] = None
+        self.size_now -= 1
 
     cdef void end_member(self, GroupSubscription subscription):
         """No more rows from this member: unwatched, unsubscribed (its C state stays with the
@@ -1114,7 +1123,7 @@ cdef class MonitorGroup:
     @property
     def size(self):
         """Members subscribed now."""
-        return sum(1 for s in self.members if s is not None)
+        return self.size_now
 
     @property
     def width(self):

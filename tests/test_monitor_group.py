@@ -261,7 +261,7 @@ def test_add_and_remove_while_updates_flow(chans, groups):
     group.drain()
     index = group.add(calong)
     ca.flush_io()
-    assert index == 1 and group.chids == [catest, calong]
+    assert index == 1 and group.chids == [catest, calong] and group.size == 2
     put_wait(calong, 41)
     put_wait(catest, 1.5)
     settle(group)
@@ -277,6 +277,7 @@ def test_add_and_remove_while_updates_flow(chans, groups):
     with pytest.raises(KeyError):
         group.remove(0)
     assert group.add(catest) == 2                           # indices are never reused
+    assert group.size == 2
 
 
 def test_bad_arguments_get_clear_errors(chans, groups):

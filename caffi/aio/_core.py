@@ -1209,7 +1209,21 @@ class Subscription:
                     and self._worker is not current:
                 self._worker.cancel()
             if self.loop.is_running():
-                ca.flush_io()
+                self._flush_clear()
+
+    def _flush_clear(self):
+        """Send the subscription's clear request: in the loop's own thread, with one flush at
+        its next turn for every subscription closed in this one (a flush each is a system call
+        each: closing 5000 subscriptions took 0.3 s); from another thread, at once."""
+        try:
+            in_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            in_loop = False
+        cache = _Context.caches.get(self.loop) if in_loop else None
+        if cache is not None:
+            cache.flush_soon()
+        else:
+            ca.flush_io()
 
 
 def camonitor(pvs, callback, events=None, datatype=None, format=dbr.FORMAT_RAW, count=0,
