@@ -1063,7 +1063,7 @@ class Subscription:
         self.channel = _get_channel(name)
         self._member = Member(self, name, callback, _index, 0, None, all_updates,
                               notify_disconnect, False, 0, 0)
-        self._pending = collections.deque(maxlen=None if all_updates else 1)
+        self._pending = None      # a coroutine callback's queue of values, made with its task
         self._wakeup = None
         self._worker = None
         self._feed = None
@@ -1153,6 +1153,10 @@ class Subscription:
             self._wakeup.set_result(None)
 
     def _start_worker(self, first_awaitable):
+        if self._pending is None:
+            # made only now: a camonitor of thousands of PVs with a plain callback (the usual
+            # case) makes no deque per subscription for the cycle collector to walk
+            self._pending = collections.deque(maxlen=None if self.all_updates else 1)
         if self._worker is None or self._worker.done():
             self._worker = self.loop.create_task(self._work(first_awaitable))
         else:      # a plain function returned an awaitable: run it beside the worker
