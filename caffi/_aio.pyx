@@ -538,6 +538,7 @@ cdef struct ReadSlot:
     long dbrtype                     # what was asked for, then what the reply holds
     long count
     int status                       # libca's ECA code, or READ_OUTSTANDING
+    bint refused                     # libca refused the read at once: `status` is its return
     double inline_reply[INLINE_REPLY_DOUBLES]
 
 
@@ -722,6 +723,15 @@ cdef class ReadBatch(PendingRead):
             else:
                 prepared[i] = fields
 
+    def refused(self):
+        """The ECA code libca refused the first refused read with at its issue (no read
+        access, a bad count...), or None: aioca raises those as they come, not as a reply."""
+        cdef Py_ssize_t i
+        for i in range(self.size):
+            if self.slots[i].refused:
+                return eca_member(self.slots[i].status)
+        return None
+
     def values(self, nothing):
         """The value of each slot, or nothing(name, ECA code) where it has none (a read not
         answered yet counts as ECA_TIMEOUT). Counts those in `failures`."""
@@ -841,11 +851,11 @@ cdef ReadBatch new_batch(ReadCompletions completions, list names, list requests)
     return batch
 
 
-cdef issue(ReadBatch batch, list chids, long count):
-    """Issue the read of every slot whose chid is a live channel, flushed in one go (flushing
-    every few hundred reads, to let the server start early, cost more than it won: each flush
-    wakes libca's send thread, which then competes with this loop for the CPU); a chid that is
-    not a live channel is answered at once with ECA_DISCONN."""
+cdef issue(ReadBatch batch, list chids, long count, bint flush):
+    """Issue the read of every slot whose chid is a live channel, flushed in one go unless
+    `flush` is false (flushing every few hundred reads, to let the server start early, cost
+    more than it won: each flush wakes libca's send thread, which then competes with this loop
+    for the CPU); a chid that is not a live channel is answered at once with ECA_DISCONN."""
     cdef Py_ssize_t n = batch.size, i, issued = 0
     cdef cadef.chid *issue_to = <cadef.chid *>malloc((n if n > 0 else 1) * sizeof(cadef.chid))
     if issue_to == NULL:
@@ -887,9 +897,11 @@ cdef issue(ReadBatch batch, list chids, long count):
                 status = cadef.ca_array_get_callback(slot.dbrtype, slot.count, issue_to[i],
                                                      on_read_reply, <void *>slot)
                 if status != caerr.ECA_NORMAL:
+                    slot.refused = True
                     publish_status(&slot.status, status)
                     read_answered(&batch.state)
-            cadef.ca_flush_io()
+            if flush:
+                cadef.ca_flush_io()
             read_answered(&batch.state)
     except BaseException:
         batch.unregister()                      # nothing was issued: no reply will come
@@ -901,14 +913,16 @@ cdef issue(ReadBatch batch, list chids, long count):
                 channel.release()
 
 
-def read_batch(ReadCompletions completions, list names, list chids, list requests, long count):
+def read_batch(ReadCompletions completions, list names, list chids, list requests, long count,
+               bint flush=True):
     """Read names[i] through chids[i] as requests[i] asks (`count` by aioca's rule). The
     batch's future (set it before the loop runs again) completes once every read is answered;
-    then batch.values() makes the values."""
+    then batch.values() makes the values. flush=False leaves the requests for the caller's
+    next flush_io (the single reads of one loop turn then share one)."""
     if len(chids) != len(names):
         raise ValueError('read_batch: a chid per name')
     batch = new_batch(completions, names, requests)
-    issue(batch, chids, count)
+    issue(batch, chids, count, flush)
     batch.prepare()
     return batch
 

@@ -186,8 +186,11 @@ def test_the_same_script_on_aioca_itself():
     assert 'aioca script: OK' in done.stdout
 
 
-def test_put_to_read_only_pv():
-    done = run_script(['read_only_put.py'], module_alias=False)
+def test_access_rights_put_and_get():
+    """A put without write access and a read without read access raise epicscorelibs'
+    CAException with the code libca refused them with (aioca's ctypes calls raise it), or
+    give CANothing with throw=False: single PVs and lists alike."""
+    done = run_script(['access_rights.py'], module_alias=False)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert 'access True False' in lines
@@ -195,3 +198,9 @@ def test_put_to_read_only_pv():
         assert f'raised CAException {int(ECA.NOWTACCESS)} {wait}' in lines
         assert f'returned CANothing False {int(ECA.NOWTACCESS)} {wait}' in lines
     assert 'writable True 2.0' in lines
+    assert 'hidden access False False' in lines
+    nothing = f"('CANothing', {int(ECA.NORDACCESS)})"
+    for form in ('single', 'list'):
+        assert f'read raised CAException {int(ECA.NORDACCESS)} {form}' in lines
+    assert f'read returned single {nothing}' in lines
+    assert f'read returned list 2.0 {nothing}' in lines

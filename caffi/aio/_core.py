@@ -618,35 +618,17 @@ def _settle(future, outcome):
 
 
 async def _caget_one(name, datatype, format, count):
+    """One read, as a batch of one: libca's reply lands in C memory and wakes the loop through
+    the descriptor of the list reads (libca's thread runs no Python and never waits for the
+    GIL); its request leaves with the one flush of this turn of the loop."""
     channel = _get_channel(name)
     await channel.wait()
-    request = channel.request(datatype, format)
-    loop = channel.loop
-    future = loop.create_future()
-
-    def on_read(event):
-        # libca's thread, once per request
-        _call_in_loop(loop, _finish_read, future, request, name, event['status'],
-                      event['value'])
-
-    status, _ = ca.get(channel.chid, request.dbrtype, request.count_to_read(count), on_read,
-                       use_numpy=True)
-    _raise_status(status, ca.get)
-    _Context.cache().flush_soon()        # the reads of a list leave in one flush
-    return await future
-
-
-def _finish_read(future, request, name, status, data):
-    if future.done():
-        return
-    if status != ECA.NORMAL:
-        outcome = CANothing(name, status)
-    else:
-        try:
-            outcome = request.value(name, data)
-        except Exception as error:
-            outcome = error
-    _settle(future, outcome)
+    cache = _Context.cache()
+    batch = _aio.read_batch(cache.reads(), [name], [channel.chid],
+                            [channel.request(datatype, format)], count, False)
+    cache.flush_soon()
+    values = await _batch_values(batch, cache, None, True)
+    return values[0]
 
 
 async def caget(pvs, datatype=None, format=dbr.FORMAT_RAW, count=0, timeout=DEFAULT_TIMEOUT,
@@ -729,6 +711,10 @@ def _expire(future):
 async def _batch_values(batch, cache, seconds, throw):
     """The values of a batch read once it is answered. throw=False: a CANothing for each
     failure (ECA_TIMEOUT for a read not answered within `seconds`); else the first raises."""
+    if throw:
+        refused = batch.refused()
+        if refused is not None:
+            _raise_status(refused, ca.get)      # at once, as aioca's call raises it
     loop = cache.loop
     batch.future = future = loop.create_future()
     # the timeout as one timer on the future itself (asyncio.wait_for wraps it in more futures)
