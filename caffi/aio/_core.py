@@ -1,10 +1,11 @@
 """caffi.aio's implementation: channels per event loop, caget/caput/connect/cainfo, camonitor.
 
 One preemptive caffi context serves every thread and loop. libca calls back on its own
-threads: get and put completions reach their loop through loop.call_soon_threadsafe (one per
-burst, _Inbox); connection changes go into a C queue (caffi._aio.ConnectionChanges) and
-subscriptions into caffi.monitor.MonitorGroup rings, both filled by libca without Python, and
-both waking the loop once per burst through a descriptor (loop.add_reader), see caffi._aio.
+threads: read replies (single and list cagets) land in C memory (caffi._aio.ReadCompletions),
+connection changes go into a C queue (caffi._aio.ConnectionChanges) and subscriptions into
+caffi.monitor.MonitorGroup rings, all filled by libca without Python and waking the loop once
+per burst through a descriptor (loop.add_reader), see caffi._aio; put completions reach their
+loop through loop.call_soon_threadsafe (one per burst, _Inbox).
 """
 import asyncio
 import atexit
