@@ -29,10 +29,10 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsMutexUnlock)
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
 from caffi._ca cimport (ChannelRecord, ContextRecord, ConnectionWatch, PendingRead, acquired,
-                       watch_connection, unwatch_connection)
+                       prepare_write, watch_connection, unwatch_connection)
 cimport numpy as cnp
 from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, NPY_ARRAY_CARRAY
-from caffi._dbr cimport format_buffer, eca_member
+from caffi._dbr cimport PutPayload, format_buffer, eca_member
 
 
 from cpython.object cimport PyObject, PyTypeObject
@@ -650,7 +650,8 @@ cdef class ReadCompletions:
 
 
 cdef class ReadBatch(PendingRead):
-    """The reads of one list caget: a slot per PV, filled by libca's threads.
+    """The reads of one list caget: a slot per PV, filled by libca's threads. (Or the write of
+    one caput with wait=True, see write_batch: a slot with a status and no reply.)
 
     Its memory is freed only when nothing can write it any more: the context of its channels
     holds it in `batch_reads` (a cleared channel answers its slot, see channel_cleared) and the
@@ -669,6 +670,7 @@ cdef class ReadBatch(PendingRead):
     cdef dict slots_of                # ChannelRecord -> its slots, made at the first clear
     cdef list prepared                # per slot: a ca_float to fill, a fields dict, or None
     cdef ReadCompletions completions
+    cdef bint writes                  # the slots are writes: their value is nothing(name, OK)
     cdef public object future         # done when every read is answered (set by caffi.aio)
     cdef public Py_ssize_t failures   # slots without a value (set by values())
 
@@ -748,6 +750,8 @@ cdef class ReadBatch(PendingRead):
                 status = caerr.ECA_TIMEOUT
             if status != caerr.ECA_NORMAL:
                 self.failures += 1
+                result[i] = nothing(self.names[i], eca_member(status))
+            elif self.writes:
                 result[i] = nothing(self.names[i], eca_member(status))
             else:
                 result[i] = reply_value(slot, <Request>self.requests[i], self.names[i],
@@ -924,6 +928,56 @@ def read_batch(ReadCompletions completions, list names, list chids, list request
     batch = new_batch(completions, names, requests)
     issue(batch, chids, count, flush)
     batch.prepare()
+    return batch
+
+
+cdef void on_write_reply(cadef.event_handler_args args) noexcept nogil:
+    """libca's thread: a write completed (or failed). No Python object, no GIL."""
+    cdef ReadSlot *slot = <ReadSlot *>args.usr
+    publish_status(&slot.status, args.status)
+    read_answered(slot.state)
+
+
+def write_batch(ReadCompletions completions, object name, object chid, object value,
+                object dbrtype):
+    """Write `value` to `name` through `chid` as `dbrtype` (converted as caffi.ca.put converts
+    it) with a completion that lands in C memory, as a read batch's replies do: the batch's
+    future completes once the server has processed the write, and values() then gives
+    [nothing(name, ECA code)]. A write refused at once (not a live channel, a value the binding
+    or libca refuses, no write access) shows in refused() and never completes: libca will not
+    answer it. The request leaves with the caller's next flush_io."""
+    cdef ReadBatch batch = new_batch(completions, [name], [None])
+    batch.writes = True
+    batch.contexts = []
+    cdef ReadSlot *slot = &batch.slots[0]
+    slot.state = &batch.state
+    cdef PutPayload payload = PutPayload()
+    cdef int status = caerr.ECA_DISCONN            # unless it is a live channel
+    cdef ChannelRecord channel = acquired(chid)
+    if channel is not None:
+        try:
+            status = prepare_write(payload, channel.chid, value, dbrtype, None)
+            if status == caerr.ECA_NORMAL:
+                # registered before libca may answer (on its own thread, before the call
+                # returns): a clear of the channel answers it, the loop's take() finds it
+                batch.channels[0] = channel
+                batch.contexts.append(channel.context)
+                channel.context.batch_reads.add(batch)
+                completions.issued.add(batch)
+                slot.status = READ_OUTSTANDING
+                batch.state.outstanding = 1
+                with nogil:
+                    status = cadef.ca_array_put_callback(payload.dbrtype, payload.count,
+                                                         channel.chid, payload.data,
+                                                         on_write_reply, <void *>slot)
+                if status != caerr.ECA_NORMAL:     # libca took nothing: no reply will come
+                    batch.unregister()
+                    completions.issued.discard(batch)
+        finally:
+            channel.release()
+    if status != caerr.ECA_NORMAL:
+        slot.refused = True
+        slot.status = status
     return batch
 
 

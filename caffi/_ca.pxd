@@ -4,6 +4,7 @@
 
 cimport cadef
 from caffi._counters cimport UpdateCounters
+from caffi._dbr cimport PutPayload
 
 
 # C observers of a channel's connection changes, called on libca's thread without the GIL
@@ -89,6 +90,11 @@ cdef struct Native:
 # done), or None when `chid` is not a live channel.
 cdef ChannelRecord acquired(object chid)
 cdef Native native_of(cadef.chid chid)
+
+# The C array of a write of `value` to the channel (caffi.ca.put's conversion) into `payload`;
+# ECA_NORMAL or the ECA code the binding answers with itself.
+cdef int prepare_write(PutPayload payload, cadef.chid c, object value, object chtype,
+                       object count) except -1
 
 # Add a watch of the acquired channel's connection changes (installing caffi's connection
 # trampoline if the channel had none); returns libca's status. Remove it before it is freed,

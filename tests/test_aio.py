@@ -15,6 +15,7 @@ import pytest_asyncio  # noqa: F401  (a test extra: these tests need it)
 from epicscorelibs.ca import cadef, dbr
 
 import caffi.aio as aioca
+import caffi.aio._core as _core
 from caffi.aio import (DBR_CHAR, DBR_CHAR_BYTES, DBR_CHAR_STR, DBR_CHAR_UNICODE, DBR_CLASS_NAME,
                        DBR_DOUBLE, DBR_ENUM, DBR_ENUM_STR, DBR_FLOAT, DBR_LONG, DBR_SHORT,
                        DBR_STRING, DBR_STSACK_STRING, FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME,
@@ -128,6 +129,29 @@ async def test_list_caget_ends_when_its_channels_are_cleared():
         assert result.ok or result.errorcode == ECA.CHANDESTROY, result
     again = await caget(names[1:], timeout=30)
     assert again == [await caget('catest'), await caget('calong')]
+
+
+async def test_caput_wait_ends_when_its_channel_is_cleared():
+    # A write whose channel is cleared before its completion came is answered at once with
+    # ECA_CHANDESTROY, as a read is, not at the timeout. The clear comes in the turn the write
+    # was issued in, before the turn's flush (white box: caput's own step for one PV, which
+    # issues the write within one turn of a connected channel; caput itself may take more
+    # turns to get there, by Python version).
+    await connect('catest')
+    before = await caget('catest')
+    task = asyncio.ensure_future(_core._caput_one('catest', before + 1, None, True))
+    await asyncio.sleep(0)                 # the task issues its write and waits
+    assert not task.done()
+    started = time.monotonic()
+    aioca.purge_channel_caches()
+    with pytest.raises(CANothing) as raised:
+        await asyncio.wait_for(task, 10)
+    assert time.monotonic() - started < 5
+    assert raised.value.errorcode == ECA.CHANDESTROY
+    # a new channel writes again (as after the list's purge: libca may have closed the
+    # circuit, and a new one can take a search cycle or more)
+    assert (await caput('catest', before, wait=True, timeout=30)).ok
+    assert await caget('catest', timeout=30) == before
 
 
 async def test_list_caget_across_ioc_restart(restartable_ioc):

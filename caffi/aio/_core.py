@@ -1,11 +1,13 @@
 """caffi.aio's implementation: channels per event loop, caget/caput/connect/cainfo, camonitor.
 
 One preemptive caffi context serves every thread and loop. libca calls back on its own
-threads: read replies (single and list cagets) land in C memory (caffi._aio.ReadCompletions),
-connection changes go into a C queue (caffi._aio.ConnectionChanges) and subscriptions into
-caffi.monitor.MonitorGroup rings, all filled by libca without Python and waking the loop once
-per burst through a descriptor (loop.add_reader), see caffi._aio; put completions reach their
-loop through loop.call_soon_threadsafe (one per burst, _Inbox).
+threads: read replies and write completions (caget, caput with wait=True) land in C memory
+(caffi._aio.ReadCompletions), connection changes go into a C queue (caffi._aio.
+ConnectionChanges) and subscriptions into caffi.monitor.MonitorGroup rings, all filled by libca
+without Python and waking the loop once per burst through a descriptor (loop.add_reader), see
+caffi._aio. Only subscriptions a MonitorGroup cannot carry (_CallbackFeed: CTRL fields...) run
+Python on libca's thread; their updates reach the loop through loop.call_soon_threadsafe (one
+per burst, _Inbox).
 """
 import asyncio
 import atexit
@@ -609,15 +611,6 @@ class _Request(_aio.Request):
 # caget
 
 
-def _settle(future, outcome):
-    """In the loop: complete a request's future, unless it was cancelled or timed out."""
-    if not future.done():
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-
 async def _caget_one(name, datatype, format, count):
     """One read, as a batch of one: libca's reply lands in C memory and wakes the loop through
     the descriptor of the list reads (libca's thread runs no Python and never waits for the
@@ -709,13 +702,15 @@ def _expire(future):
         future.set_exception(_BatchExpired())
 
 
-async def _batch_values(batch, cache, seconds, throw):
+async def _batch_values(batch, cache, seconds, throw, issued_by=ca.get):
     """The values of a batch read once it is answered. throw=False: a CANothing for each
-    failure (ECA_TIMEOUT for a read not answered within `seconds`); else the first raises."""
+    failure (ECA_TIMEOUT for a read not answered within `seconds`); else the first raises,
+    and a request libca refused at once raises CAException (naming `issued_by`) at once, as
+    aioca's call raises it."""
     if throw:
         refused = batch.refused()
         if refused is not None:
-            _raise_status(refused, ca.get)      # at once, as aioca's call raises it
+            _raise_status(refused, issued_by)
     loop = cache.loop
     batch.future = future = loop.create_future()
     # the timeout as one timer on the future itself (asyncio.wait_for wraps it in more futures)
@@ -782,19 +777,13 @@ async def _caput_one(name, value, datatype, wait):
         _raise_status(ca.put(channel.chid, data, request_type), ca.put)
         ca.flush_io()
         return CANothing(name)
-    loop = channel.loop
-    future = loop.create_future()
-
-    def on_written(event):
-        # libca's thread, once per request
-        status = event['status']
-        _call_in_loop(loop, _settle, future,
-                      None if status == ECA.NORMAL else CANothing(name, status))
-
-    _raise_status(ca.put(channel.chid, data, request_type, callback=on_written), ca.put)
-    _Context.cache().flush_soon()        # the writes of a list leave in one flush
-    await future
-    return CANothing(name)
+    # its completion lands in C memory and wakes the loop as a read's reply does (libca's
+    # thread runs no Python for it); the writes of a list leave in one flush
+    cache = _Context.cache()
+    batch = _aio.write_batch(cache.reads(), name, channel.chid, data, request_type)
+    cache.flush_soon()
+    values = await _batch_values(batch, cache, None, True, ca.put)
+    return values[0]
 
 
 async def caput(pvs, values, repeat_value=False, datatype=None, wait=False,
