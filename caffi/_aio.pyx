@@ -683,6 +683,13 @@ cdef class ReadBatch(PendingRead):
                 free(self.slots[i].data)
         free(self.slots)
 
+    cdef void hold_in(self, ContextRecord context):
+        """The context of a channel the batch reads (or writes) through holds it until it is
+        answered: a clear of that channel then answers its slots (channel_cleared)."""
+        if context not in self.contexts:
+            self.contexts.append(context)
+            context.batch_reads.add(self)
+
     cdef void unregister(self):
         for context in self.contexts:
             (<ContextRecord>context).batch_reads.discard(self)
@@ -750,8 +757,7 @@ cdef class ReadBatch(PendingRead):
                 status = caerr.ECA_TIMEOUT
             if status != caerr.ECA_NORMAL:
                 self.failures += 1
-                result[i] = nothing(self.names[i], eca_member(status))
-            elif self.writes:
+            if status != caerr.ECA_NORMAL or self.writes:     # a write's value is its status
                 result[i] = nothing(self.names[i], eca_member(status))
             else:
                 result[i] = reply_value(slot, <Request>self.requests[i], self.names[i],
@@ -887,9 +893,7 @@ cdef issue(ReadBatch batch, list chids, long count, bint flush):
             batch.channels[i] = channel
             if channel.context is not context:
                 context = channel.context
-                if context not in batch.contexts:
-                    batch.contexts.append(context)
-                    context.batch_reads.add(batch)
+                batch.hold_in(context)
             issued += 1
         batch.state.outstanding = issued + 1      # the issuer's hold: none completes it early
         batch.completions.issued.add(batch)
@@ -944,13 +948,16 @@ def write_batch(ReadCompletions completions, object name, object chid, object va
     it) with a completion that lands in C memory, as a read batch's replies do: the batch's
     future completes once the server has processed the write, and values() then gives
     [nothing(name, ECA code)]. A write refused at once (not a live channel, a value the binding
-    or libca refuses, no write access) shows in refused() and never completes: libca will not
-    answer it. The request leaves with the caller's next flush_io."""
+    or libca refuses, no write access) is answered at once, as a refused read is, and shows in
+    refused(). The request leaves with the caller's next flush_io."""
     cdef ReadBatch batch = new_batch(completions, [name], [None])
     batch.writes = True
     batch.contexts = []
     cdef ReadSlot *slot = &batch.slots[0]
     slot.state = &batch.state
+    slot.status = READ_OUTSTANDING
+    batch.state.outstanding = 2                    # the write, and the issuer's hold
+    completions.issued.add(batch)
     cdef PutPayload payload = PutPayload()
     cdef int status = caerr.ECA_DISCONN            # unless it is a live channel
     cdef ChannelRecord channel = acquired(chid)
@@ -958,26 +965,25 @@ def write_batch(ReadCompletions completions, object name, object chid, object va
         try:
             status = prepare_write(payload, channel.chid, value, dbrtype, None)
             if status == caerr.ECA_NORMAL:
-                # registered before libca may answer (on its own thread, before the call
-                # returns): a clear of the channel answers it, the loop's take() finds it
+                # held before libca may answer (on its own thread, before the call returns)
                 batch.channels[0] = channel
-                batch.contexts.append(channel.context)
-                channel.context.batch_reads.add(batch)
-                completions.issued.add(batch)
-                slot.status = READ_OUTSTANDING
-                batch.state.outstanding = 1
+                batch.hold_in(channel.context)
                 with nogil:
                     status = cadef.ca_array_put_callback(payload.dbrtype, payload.count,
                                                          channel.chid, payload.data,
                                                          on_write_reply, <void *>slot)
-                if status != caerr.ECA_NORMAL:     # libca took nothing: no reply will come
-                    batch.unregister()
-                    completions.issued.discard(batch)
+        except BaseException:
+            batch.unregister()                     # nothing was issued: no reply will come
+            completions.issued.discard(batch)
+            raise
         finally:
             channel.release()
-    if status != caerr.ECA_NORMAL:
-        slot.refused = True
-        slot.status = status
+    with nogil:
+        if status != caerr.ECA_NORMAL:             # libca took nothing: no reply will come
+            slot.refused = True
+            publish_status(&slot.status, status)
+            read_answered(&batch.state)
+        read_answered(&batch.state)                # the issuer's hold
     return batch
 
 

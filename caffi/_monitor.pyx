@@ -1056,12 +1056,12 @@ cdef class MonitorGroup:
         # a bigger table only when the index outgrows it (doubling: a group of thousands of
         # members allocates a few tables, not one per member); only this method, under the
         # GIL, changes the capacity
-        cdef Py_ssize_t capacity = ring.member_capacity
+        cdef bint grows = index >= ring.member_capacity
+        cdef Py_ssize_t capacity = max(16, 2 * (index + 1)) if grows else ring.member_capacity
         cdef GroupMember **table = NULL
-        if index >= capacity:
-            capacity = max(16, 2 * (index + 1))
+        if grows:
             table = <GroupMember **>calloc(capacity, sizeof(GroupMember *))
-        if member == NULL or (table == NULL and index >= ring.member_capacity):
+        if member == NULL or (grows and table == NULL):
             free(member)
             free(table)
             raise MemoryError()
@@ -1070,7 +1070,7 @@ cdef class MonitorGroup:
         member.active = True
         with nogil:
             ring_lock(ring.lock)
-            if index >= ring.member_capacity:
+            if grows:
                 memcpy(table, ring.members, ring.member_capacity * sizeof(GroupMember *))
                 table, ring.members = ring.members, table
                 ring.member_capacity = capacity

@@ -620,9 +620,7 @@ async def _caget_one(name, datatype, format, count):
     cache = _Context.cache()
     batch = _aio.read_batch(cache.reads(), [name], [channel.chid],
                             [channel.request(datatype, format)], count, False)
-    cache.flush_soon()
-    values = await _batch_values(batch, cache, None, True)
-    return values[0]
+    return await _one_value(batch, cache, ca.get)
 
 
 async def caget(pvs, datatype=None, format=dbr.FORMAT_RAW, count=0, timeout=DEFAULT_TIMEOUT,
@@ -729,6 +727,14 @@ async def _batch_values(batch, cache, seconds, throw, issued_by=ca.get):
     return values
 
 
+async def _one_value(batch, cache, issued_by):
+    """The value of a batch of one PV's request, issued without a flush: it leaves with this
+    loop turn's one flush; a failure raises (the caller's timeout bounds the wait)."""
+    cache.flush_soon()
+    values = await _batch_values(batch, cache, None, True, issued_by)
+    return values[0]
+
+
 # ----------------------------------------------------------------------------------------
 # caput
 
@@ -781,9 +787,7 @@ async def _caput_one(name, value, datatype, wait):
     # thread runs no Python for it); the writes of a list leave in one flush
     cache = _Context.cache()
     batch = _aio.write_batch(cache.reads(), name, channel.chid, data, request_type)
-    cache.flush_soon()
-    values = await _batch_values(batch, cache, None, True, ca.put)
-    return values[0]
+    return await _one_value(batch, cache, ca.put)
 
 
 async def caput(pvs, values, repeat_value=False, datatype=None, wait=False,
