@@ -45,12 +45,14 @@ from cpython.ref cimport Py_INCREF
 cdef extern from "Python.h":
     int PyObject_GenericSetDict(object o, object value, void *context) except -1
     int PyObject_GC_IsTracked(object o)
+    Py_ssize_t Py_REFCNT(object o)
     void PyObject_GC_UnTrack(void *o)
     ctypedef struct PyFloatObject:
         double ob_fval
     object PyType_GenericAlloc(PyTypeObject *type, Py_ssize_t nitems)
 
 import numpy
+from _weakref import getweakrefcount
 from epicscorelibs.ca.dbr import ca_array, ca_bytes, ca_float, ca_int, ca_str
 
 cnp.import_array()
@@ -73,6 +75,17 @@ cdef inline object new_ca_float(double number):
     made = PyType_GenericAlloc(CA_FLOAT_TYPE, 0)      # a new reference
     (<PyFloatObject *><PyObject *>made).ob_fval = number
     return made
+
+
+cdef inline bint unreferenced_ca_float(object value):
+    """Whether a delivered value is a ca_float that only its caller refers to: its callback
+    kept no reference, made no weak reference, changed no class. The dispatcher then makes
+    it the next float row's value, its number set and its attribute dict replaced whole (a
+    freed one would be allocated again at the same address, the same unobservably; zip()
+    and enumerate() reuse their result tuples on the same condition). That saves an
+    allocation and a deallocation per update, ~6 % of a monitor update's instructions."""
+    return (PLAIN_CA_FLOAT and Py_REFCNT(value) == 1 and type(value) is ca_float
+            and not getweakrefcount(value))
 
 
 cdef inline void set_number_fields(object number, dict fields):
@@ -431,6 +444,8 @@ cdef class GroupDispatch:
         cdef bint numeric = self.numeric, floating = self.floating
         cdef int kind
         scalars = None
+        spare_float = None                    # a delivered ca_float nothing else refers to
+        cdef double number
         if floating:
             as_double = numpy.asarray(values, numpy.float64)
         elif numeric:
@@ -448,7 +463,13 @@ cdef class GroupDispatch:
                 continue
             kind = member.kind
             if numeric and kind == C_KIND_FLOAT:
-                value = new_ca_float(as_double[row] if floating else <double>as_integer[row])
+                number = as_double[row] if floating else <double>as_integer[row]
+                if spare_float is not None:
+                    value = spare_float
+                    spare_float = None
+                    (<PyFloatObject *><PyObject *>value).ob_fval = number
+                else:
+                    value = new_ca_float(number)
             elif numeric and kind == C_KIND_INT:
                 value = ca_int(<long long>as_double[row] if floating else as_integer[row])
             elif kind == C_KIND_FLOAT:
@@ -487,6 +508,8 @@ cdef class GroupDispatch:
                 fields = PyDict_Copy(fields_template(member))
             PyObject_GenericSetDict(value, fields, NULL)
             member.deliver(value)
+            if numeric and kind == C_KIND_FLOAT and unreferenced_ca_float(value):
+                spare_float = value
 
     cdef object owner_nothing(self, Member member):
         return member.owner._disconnected_value()

@@ -150,6 +150,44 @@ async def test_all_updates_delivers_every_update_in_order():
     ca.clear_channel(chid)
 
 
+async def test_values_kept_or_dropped_by_the_callback():
+    """A value its callback drops may be made again for a later update (white box: the
+    dispatcher reuses a ca_float nothing refers to); none that it keeps, strongly or by
+    attribute dict, changes, and weak references to dropped ones die."""
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    kept, kept_fields, weak, seen = [], [], [], []
+
+    def on_update(value):
+        seen.append((float(value), value.timestamp, value.raw_stamp))
+        if value < 0:
+            return
+        if value % 3 == 0:
+            kept.append(value)
+        elif value % 3 == 1:
+            weak.append(weakref.ref(value))
+        elif value % 6 == 2:
+            kept_fields.append((float(value), vars(value)))
+
+    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
+    await until(lambda: seen and seen[-1][0] == -1)
+    write_burst(chid, range(300))
+    time.sleep(0.3)             # the updates gather in the ring: batches of many rows
+    await until(lambda: seen[-1][0] == 299)
+    subscription.close()
+    ca.clear_channel(chid)
+    stamps = {number: (stamp, raw) for number, stamp, raw in seen}
+    assert [float(v) for v in kept] == list(range(0, 300, 3))
+    for value in kept:
+        assert type(value) is dbr.ca_float and value.name == BURST and value.ok
+        assert (value.timestamp, value.raw_stamp) == stamps[float(value)]
+    assert [number for number, _ in kept_fields] == list(range(2, 300, 6))
+    for number, fields in kept_fields:
+        assert fields['name'] == BURST and fields['ok'] is True
+        assert (fields['timestamp'], fields['raw_stamp']) == stamps[number]
+    assert len(weak) == 100 and all(ref() is None for ref in weak)
+
+
 @pytest.mark.parametrize('pv, elements, views', [
     ('cawave', 20, False),              # small rows: each value a copy of its row
     ('cawavehuge', 1000000, True),      # rows of 32 MB: values view the drained store
