@@ -19,7 +19,7 @@ cimport cython
 
 from libc.math cimport rint
 from libc.stdlib cimport calloc, malloc, realloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from posix.unistd cimport close as close_fd
 
 cimport cadef
@@ -215,23 +215,25 @@ cdef class Member:
 
     `owner` is the caffi.aio Subscription; `callback_index` is the PV's position in the list
     given to camonitor (passed as the callback's second argument), or None."""
-    cdef public object owner
-    cdef public object name
+    # what the dispatch of an update reads first, in the object's first cache line: the
+    # dispatcher meets thousands of members once per batch each, cold
     cdef public object callback
     cdef public object callback_index
+    cdef dict fields_template                 # a value's fields, the constant ones filled in
     cdef public int kind
-    cdef public object dtype
-    cdef public bint all_updates
-    cdef public bint notify_disconnect
+    cdef public bint closed
+    cdef public int is_async                  # -1 until the first callback said which
     cdef public bint time_fields
+    # the rest
+    cdef public object owner
+    cdef public object name
+    cdef public object dtype
+    cdef public bint all_updates              # these two are read once, by set_member()
+    cdef public bint notify_disconnect
     cdef public int datatype
     cdef public long element_count
     cdef public long long dropped
-    cdef public bint closed
-    cdef public int is_async                  # -1 until the first callback said which
-    cdef long long merged_in                  # the dispatcher's batch serial it delivered
     cdef unsigned long long ring_dropped      # its updates the group's full ring dropped
-    cdef dict fields_template                 # a value's fields, the constant ones filled in
 
     def __init__(self, owner, name, callback, callback_index, int kind, dtype,
                  bint all_updates, bint notify_disconnect, bint time_fields, int datatype,
@@ -250,7 +252,6 @@ cdef class Member:
         self.dropped = 0
         self.closed = False
         self.is_async = -1
-        self.merged_in = -1
         self.ring_dropped = 0
 
     cpdef deliver(self, object value):
@@ -325,10 +326,22 @@ cdef inline dict fields_template(Member member):
     return member.fields_template
 
 
+cdef enum:
+    # GroupDispatch.member_flags: what the first pass over a batch needs of a member
+    MEMBER_PRESENT = 1
+    MEMBER_ALL_UPDATES = 2
+    MEMBER_NOTIFY_DISCONNECT = 4
+
+
 cdef class GroupDispatch:
     """The loop-side consumer of one MonitorGroup: members by the group's index."""
     cdef public object group
     cdef public list members                  # Member by group index; None once removed
+    # By group index, in C: which rows of a batch reach a callback is decided without
+    # touching the members' objects (the next pass touches only those it delivers to)
+    cdef unsigned char *member_flags
+    cdef long long *merged_in                 # the serial of the batch it last delivered in
+    cdef Py_ssize_t flags_capacity
     cdef object dtype
     cdef bint scalar                          # width 1: batch.values is (n,)
     cdef bint numeric                         # ... of numbers (not strings)
@@ -353,10 +366,40 @@ cdef class GroupDispatch:
         self.serial = 0
         self.ring_dropped = 0
 
-    def set_member(self, Py_ssize_t index, member):
+    def __dealloc__(self):
+        free(self.member_flags)
+        free(self.merged_in)
+
+    def set_member(self, Py_ssize_t index, Member member):
+        """The member at a group index, or None once removed (its rows still in the ring
+        then reach no callback)."""
+        if index < 0:
+            raise IndexError(index)
         while len(self.members) <= index:
             self.members.append(None)
+        if index >= self.flags_capacity:
+            self.grow_flags(max(index + 1, 2 * self.flags_capacity, 64))
         self.members[index] = member
+        self.merged_in[index] = -1
+        if member is None:
+            self.member_flags[index] = 0
+        else:
+            self.member_flags[index] = (
+                MEMBER_PRESENT | (MEMBER_ALL_UPDATES if member.all_updates else 0)
+                | (MEMBER_NOTIFY_DISCONNECT if member.notify_disconnect else 0))
+
+    cdef int grow_flags(self, Py_ssize_t capacity) except -1:
+        flags = <unsigned char *>realloc(self.member_flags, capacity * sizeof(unsigned char))
+        if flags == NULL:
+            raise MemoryError()
+        self.member_flags = flags
+        merged_in = <long long *>realloc(self.merged_in, capacity * sizeof(long long))
+        if merged_in == NULL:
+            raise MemoryError()
+        self.merged_in = merged_in
+        memset(flags + self.flags_capacity, 0, capacity - self.flags_capacity)
+        self.flags_capacity = capacity
+        return 0
 
     def on_readable(self):
         """The group's eventfd is readable: take everything waiting and deliver it."""
@@ -405,9 +448,10 @@ cdef class GroupDispatch:
         cdef const double *stamps = <const double *>column_data(batch.timestamps,
                                                                 cnp.NPY_FLOAT64, n)
         cdef list members = self.members
-        cdef Py_ssize_t n_members = len(members)
+        cdef const unsigned char *member_flags = self.member_flags
+        cdef Py_ssize_t n_members = self.flags_capacity
         cdef Member member
-        cdef int event, m
+        cdef int event, m, flags
         cdef bytearray chosen = bytearray(n)
         cdef unsigned char *deliver = chosen
         cdef double stamp
@@ -421,22 +465,20 @@ cdef class GroupDispatch:
         # value (or disconnection) of the batch and counts what it merged.
         for row in range(n - 1, -1, -1):
             m = index[row]
-            if m >= n_members or members[m] is None:
+            if m < 0 or m >= n_members:
                 continue
-            member = <Member>members[m]
-            if member.closed:
-                continue
+            flags = member_flags[m]
             event = events[row]
-            if event == ROW_CONNECTED:
+            if not flags & MEMBER_PRESENT or event == ROW_CONNECTED:
                 continue
-            if event == ROW_DISCONNECTED and not member.notify_disconnect:
+            if event == ROW_DISCONNECTED and not flags & MEMBER_NOTIFY_DISCONNECT:
                 continue
-            if member.all_updates:
+            if flags & MEMBER_ALL_UPDATES:
                 deliver[row] = 1
-            elif member.merged_in == serial:
-                member.dropped += 1
+            elif self.merged_in[m] == serial:
+                (<Member>members[m]).dropped += 1
             else:
-                member.merged_in = serial
+                self.merged_in[m] = serial
                 deliver[row] = 1
         values = batch.values
         cdef const double[::1] as_double
@@ -455,9 +497,10 @@ cdef class GroupDispatch:
         for row in range(n):
             if not deliver[row]:
                 continue
-            member = <Member>members[index[row]]
-            if member.closed:                 # closed by a callback earlier in this batch
+            entry = members[index[row]]
+            if entry is None or (<Member>entry).closed:   # closed by an earlier callback
                 continue
+            member = <Member>entry
             if events[row] == ROW_DISCONNECTED:
                 member.deliver(self.owner_nothing(member))
                 continue

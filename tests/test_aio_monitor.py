@@ -324,6 +324,31 @@ async def test_close_inside_the_callback():
     ca.clear_channel(chid)
 
 
+async def test_close_inside_the_callback_with_its_updates_waiting():
+    """A callback closes its own subscription and another one while more of their updates
+    wait in the same batch: none of those reach a callback."""
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    mine, neighbours = [], []
+
+    def closes_both(value):
+        mine.append(value)
+        if value == 5:
+            subscription.close()
+            neighbour.close()
+
+    subscription = camonitor(BURST, closes_both, all_updates=True)
+    neighbour = camonitor(BURST, neighbours.append, all_updates=True)
+    await until(lambda: mine and neighbours and mine[-1] == neighbours[-1] == -1)
+    write_burst(chid, range(20))
+    time.sleep(0.3)             # the updates gather in the ring: one batch
+    await asyncio.sleep(0.3)
+    assert [v for v in mine if v >= 0] == list(range(6))
+    seen = [v for v in neighbours if v >= 0]
+    assert seen == list(range(len(seen))) and 5 <= len(seen) <= 6, seen
+    ca.clear_channel(chid)
+
+
 async def test_connect_timeout_reports_then_waits():
     values = []
     subscription = camonitor('aio:never:there', values.append, connect_timeout=0.2)
