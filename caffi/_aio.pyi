@@ -2,7 +2,7 @@
 # values.
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from caffi._ca import PendingRead
+from caffi._ca import PendingRead, SubscriptionRecord
 
 UPDATE: int
 CONNECTED: int
@@ -66,15 +66,28 @@ class ReadCompletions:
     def fileno(self) -> int: ...
     def take(self) -> None: ...
 
-class ConnectionChanges:
+DISCONNECTED_EVENT: int
+CONNECTED_EVENT: int
+UPDATES_EVENT: int
+
+class LoopEvents:
     def fileno(self) -> int: ...
     def watch(self, chid: Any) -> ChannelWatch: ...
-    def take(self) -> Optional[List[Tuple[int, bool]]]: ...
+    def take(self) -> Optional[List[Tuple[int, int]]]: ...
 
 class ChannelWatch:
     token: int
-    def __init__(self, changes: ConnectionChanges, chid: Any, token: int) -> None: ...
+    def __init__(self, changes: LoopEvents, chid: Any, token: int) -> None: ...
     def close(self) -> None: ...
+
+class UpdateQueue(SubscriptionRecord):
+    token: int
+    depth: int
+    received: int
+    def __init__(self, events: LoopEvents, dbrtype: int, width: int, budget: int,
+                 min_depth: int, max_depth: int) -> None: ...
+    def subscribe(self, chid: Any, count: int, mask: int) -> int: ...
+    def take(self) -> Tuple[List[Any], int]: ...
 
 class ReadBatch(PendingRead):
     future: Any

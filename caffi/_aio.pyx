@@ -29,6 +29,7 @@ from epics_sync cimport (epicsMutexId, epicsMutexOsiCreate, epicsMutexDestroy, e
                          epicsMutexUnlock)
 from linux_eventfd cimport eventfd, eventfd_t, eventfd_read, eventfd_write, EFD_NONBLOCK, EFD_CLOEXEC
 from caffi._ca cimport (ChannelRecord, ContextRecord, ConnectionWatch, PendingRead, acquired,
+                       SubscriptionRecord, subscribe,
                        prepare_write, watch_connection, unwatch_connection)
 cimport numpy as cnp
 from numpy_arrays cimport PyArray_Descr, PyArray_NewFromDescr, NPY_ARRAY_CARRAY
@@ -1074,16 +1075,28 @@ def cached_reads(dict channels, list names, object key):
 
 
 # ---------------------------------------------------------------------------------------------
-# Connection changes of caffi.aio's channels: libca's thread appends them to a C queue (no
-# Python, no GIL: a list connect of thousands of PVs would otherwise have libca's thread take
-# the GIL once per channel, against the loop creating the rest) and the first of a burst wakes
-# the loop, which takes them all in order.
+# One event loop's events from libca's threads: connection changes of its channels, and the
+# first waiting update of a queued subscription (UpdateQueue). libca's thread appends them to a
+# C queue (no Python, no GIL: a list connect of thousands of PVs would otherwise have libca's
+# thread take the GIL once per channel, against the loop creating the rest) and the first of a
+# burst wakes the loop, which takes them all in order.
+
+cdef enum:
+    # what a LoopEvents entry says of its token
+    EVENT_DISCONNECTED = 0           # the watched channel disconnected
+    EVENT_CONNECTED = 1              # ... connected
+    EVENT_UPDATES = 2                # the UpdateQueue has updates waiting
+
+DISCONNECTED_EVENT = EVENT_DISCONNECTED
+CONNECTED_EVENT = EVENT_CONNECTED
+UPDATES_EVENT = EVENT_UPDATES
+
 
 cdef struct ChangeQueue:
     epicsMutexId lock
-    int fd                           # eventfd: readable while changes wait
-    long long *tokens                # the watch of each change, oldest first
-    unsigned char *connected
+    int fd                           # eventfd: readable while events wait
+    long long *tokens                # the token of each event, oldest first
+    unsigned char *events            # EVENT_*
     Py_ssize_t count, capacity
     bint lost                        # an append found no memory: the loop re-reads every state
 
@@ -1094,10 +1107,8 @@ cdef struct TokenWatch:
     long long token
 
 
-cdef void queue_change(ConnectionWatch *watch, bint connected) noexcept nogil:
-    """libca's thread, under caffi._ca's watch lock: one connection change, in order."""
-    cdef TokenWatch *mine = <TokenWatch *>watch
-    cdef ChangeQueue *queue = mine.queue
+cdef void queue_event(ChangeQueue *queue, long long token, unsigned char event) noexcept nogil:
+    """libca's thread: one event, in order; the first of a burst wakes the loop."""
     cdef Py_ssize_t capacity
     cdef void *grown
     cdef bint first
@@ -1108,87 +1119,98 @@ cdef void queue_change(ConnectionWatch *watch, bint connected) noexcept nogil:
         grown = realloc(queue.tokens, capacity * sizeof(long long))
         if grown != NULL:
             queue.tokens = <long long *>grown
-            grown = realloc(queue.connected, capacity * sizeof(unsigned char))
+            grown = realloc(queue.events, capacity * sizeof(unsigned char))
             if grown != NULL:
-                queue.connected = <unsigned char *>grown
+                queue.events = <unsigned char *>grown
                 queue.capacity = capacity
     if queue.count < queue.capacity:
-        queue.tokens[queue.count] = mine.token
-        queue.connected[queue.count] = connected
+        queue.tokens[queue.count] = token
+        queue.events[queue.count] = event
         queue.count += 1
     else:
         queue.lost = True
     if first:
-        # the first change of a burst wakes the loop; written under the lock, as
-        # read_answered does, so that take() never sees a wake-up without its change
+        # written under the lock, as read_answered does, so that take() never sees a
+        # wake-up without its event
         eventfd_write(queue.fd, 1)
     epicsMutexUnlock(queue.lock)
 
 
-cdef class ConnectionChanges:
-    """One event loop's channel connection changes: watch(chid) registers a channel and gives
-    its watch's token; fileno() is readable while changes wait; take() returns them, oldest
-    first, as (token, connected) pairs, or None when some were lost for want of memory (then
-    every watched channel's state must be read again)."""
+cdef void queue_change(ConnectionWatch *watch, bint connected) noexcept nogil:
+    """libca's thread, under caffi._ca's watch lock: one connection change."""
+    cdef TokenWatch *mine = <TokenWatch *>watch
+    queue_event(mine.queue, mine.token, EVENT_CONNECTED if connected else EVENT_DISCONNECTED)
+
+
+cdef class LoopEvents:
+    """One event loop's events from libca's threads: watch(chid) registers a channel's
+    connection changes, an UpdateQueue its waiting updates, each under a token of this
+    queue's; fileno() is readable while events wait; take() returns them, oldest first, as
+    (token, event) pairs (event: CONNECTED_EVENT, DISCONNECTED_EVENT, UPDATES_EVENT), or None
+    when some were lost for want of memory (then every channel's state must be read again and
+    every update queue taken)."""
     cdef ChangeQueue queue
-    cdef long long next_token
+    cdef long long last_token
 
     def __cinit__(self):
-        open_signal(&self.queue.lock, &self.queue.fd, 'connections')
+        open_signal(&self.queue.lock, &self.queue.fd, 'events')
 
     def __dealloc__(self):
-        # only once no watch refers to it (each ChannelWatch holds it)
+        # only once nothing appends to it (each ChannelWatch and UpdateQueue holds it)
         close_signal(self.queue.lock, self.queue.fd)
         free(self.queue.tokens)
-        free(self.queue.connected)
+        free(self.queue.events)
 
     def fileno(self):
         return self.queue.fd
 
+    cdef long long new_token(self):
+        self.last_token += 1
+        return self.last_token
+
     def watch(self, chid):
         """A ChannelWatch of chid's connection changes, whose token its changes carry."""
-        self.next_token += 1
-        return ChannelWatch(self, chid, self.next_token)
+        return ChannelWatch(self, chid, self.new_token())
 
     def take(self):
         cdef eventfd_t ignored
         cdef long long *tokens
-        cdef unsigned char *connected
+        cdef unsigned char *events
         cdef Py_ssize_t count, i
         cdef bint lost
         with nogil:
             epicsMutexLock(self.queue.lock)
             eventfd_read(self.queue.fd, &ignored)
-            tokens, connected, count = self.queue.tokens, self.queue.connected, self.queue.count
+            tokens, events, count = self.queue.tokens, self.queue.events, self.queue.count
             lost = self.queue.lost
             self.queue.tokens = NULL
-            self.queue.connected = NULL
+            self.queue.events = NULL
             self.queue.count = self.queue.capacity = 0
             self.queue.lost = False
             epicsMutexUnlock(self.queue.lock)
         try:
             if lost:
                 return None
-            return [(tokens[i], connected[i] != 0) for i in range(count)]
+            return [(tokens[i], events[i]) for i in range(count)]
         finally:
             free(tokens)
-            free(connected)
+            free(events)
 
 
 @cython.no_gc
 cdef class ChannelWatch:
-    """A channel's connection changes into a ConnectionChanges queue, from watch() until
+    """A channel's connection changes into a LoopEvents queue, from watch() until
     close(). The channel is created without a Python connection callback: connections made
     before the watch are the caller's to read (ca.state).
 
     Not tracked by the cycle collector (one per channel of thousands): it refers to its
     channel record and its queue, neither of which can lead back to it."""
     cdef ChannelRecord channel
-    cdef ConnectionChanges changes
+    cdef LoopEvents changes
     cdef TokenWatch *watch
     cdef readonly long long token
 
-    def __init__(self, ConnectionChanges changes, chid, long long token):
+    def __init__(self, LoopEvents changes, chid, long long token):
         cdef ChannelRecord channel = acquired(chid)
         if channel is None:
             raise ValueError(f'not a live channel: {chid!r}')
@@ -1225,3 +1247,156 @@ cdef class ChannelWatch:
             unwatch_connection(self.channel, &self.watch.base)
             free(self.watch)
             self.watch = NULL
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions a MonitorGroup cannot carry (CTRL fields, STSACK_STRING, CLASS_NAME: DBR structs
+# with more than a value, its alarm and its time stamp): libca's thread copies each update's DBR
+# whole into a ring of the subscription's own and, at the first one waiting, appends the
+# subscription's token to its loop's LoopEvents; the loop converts them as it converts caget's
+# replies. No Python and no GIL on libca's thread, one wake-up per burst for all of them.
+
+cdef struct DbrRing:
+    epicsMutexId lock
+    ChangeQueue *events              # the loop's LoopEvents queue (its UpdateQueue holds it)
+    long long token
+    bint signalled                   # its token waits in `events` until take()
+    long dbrtype
+    size_t row_bytes                 # dbr_size_n(dbrtype, the widest update it keeps)
+    Py_ssize_t depth, oldest, filled
+    char *rows                       # depth rows of row_bytes, libca's thread fills them
+    long *counts                     # the element count of each row's update
+    unsigned long long received      # updates copied in
+    unsigned long long lost          # since the last take(): pushed out of the full ring, or
+                                     # longer than its rows (the channel grew since)
+
+
+cdef void on_queued_update(cadef.event_handler_args args) noexcept nogil:
+    """libca's thread: one update, copied whole into the ring (a full ring lets its oldest
+    go); the first one waiting signals the loop."""
+    cdef DbrRing *ring = <DbrRing *>args.usr
+    if args.status != caerr.ECA_NORMAL or args.dbr == NULL or args.type != ring.dbrtype:
+        return                            # no data: as a callback of caffi.ca's, nothing to say
+    cdef size_t nbytes = dba.dbr_size_n(args.type, args.count)
+    cdef Py_ssize_t slot
+    cdef bint signal
+    epicsMutexLock(ring.lock)
+    if nbytes > ring.row_bytes:
+        ring.lost += 1
+    else:
+        if ring.filled == ring.depth:
+            ring.oldest = (ring.oldest + 1) % ring.depth
+            ring.filled -= 1
+            ring.lost += 1
+        slot = (ring.oldest + ring.filled) % ring.depth
+        memcpy(ring.rows + slot * ring.row_bytes, args.dbr, nbytes)
+        ring.counts[slot] = args.count
+        ring.filled += 1
+        ring.received += 1
+    signal = not ring.signalled
+    ring.signalled = True
+    epicsMutexUnlock(ring.lock)
+    if signal:
+        queue_event(ring.events, ring.token, EVENT_UPDATES)
+
+
+cdef class UpdateQueue(SubscriptionRecord):
+    """One subscription's updates, whole DBRs in a C ring that libca's thread fills (see
+    on_queued_update). subscribe() makes the subscription; take() converts what waits.
+
+    The ring holds `depth` updates of up to `width` elements: as many as fit in `budget`
+    bytes, at least `min_depth`, at most `max_depth`."""
+    cdef DbrRing ring
+    cdef char *spare_rows             # the other store: take() swaps it in, under the GIL only
+    cdef long *spare_counts
+    cdef LoopEvents events
+    cdef readonly long long token
+
+    def __init__(self, LoopEvents events, long dbrtype, long width, size_t budget,
+                 Py_ssize_t min_depth, Py_ssize_t max_depth):
+        if self.ring.lock != NULL:
+            raise TypeError('an UpdateQueue is initialised once')
+        if not 0 <= dbrtype <= dba.LAST_BUFFER_TYPE or width < 1 or min_depth < 1:
+            raise ValueError(f'no UpdateQueue of type {dbrtype} x{width}, depth >= {min_depth}')
+        cdef DbrRing *ring = &self.ring
+        ring.dbrtype = dbrtype
+        ring.row_bytes = dba.dbr_size_n(dbrtype, width)
+        ring.depth = max(min_depth, min(max_depth, <Py_ssize_t>(budget // ring.row_bytes)))
+        ring.rows = <char *>malloc(ring.depth * ring.row_bytes)
+        ring.counts = <long *>malloc(ring.depth * sizeof(long))
+        self.spare_rows = <char *>malloc(ring.depth * ring.row_bytes)
+        self.spare_counts = <long *>malloc(ring.depth * sizeof(long))
+        if (ring.rows == NULL or ring.counts == NULL or self.spare_rows == NULL
+                or self.spare_counts == NULL):
+            raise MemoryError()
+        ring.lock = epicsMutexOsiCreate(b'caffi/_aio.pyx', 0)
+        if ring.lock == NULL:
+            raise MemoryError()
+        self.events = events
+        ring.events = &events.queue
+        self.token = ring.token = events.new_token()
+
+    def __dealloc__(self):
+        # libca calls back no more: the subscription (or its channel) was cleared, or it was
+        # never made
+        if self.ring.lock != NULL:
+            epicsMutexDestroy(self.ring.lock)
+        free(self.ring.rows)
+        free(self.ring.counts)
+        free(self.spare_rows)
+        free(self.spare_counts)
+
+    def subscribe(self, chid, unsigned long count, long mask):
+        """Subscribe chid's channel (count 0: the server's current length); libca's status.
+        Clear it with caffi.ca.clear_subscription(queue)."""
+        if self.ring.lock == NULL or self.active:
+            raise TypeError('subscribe() an initialised UpdateQueue, once')
+        channel = acquired(chid)
+        if channel is None:
+            return caerr.ECA_BADCHID
+        try:
+            self.callback = None
+            return subscribe(self, channel, self.ring.dbrtype, count, mask, on_queued_update,
+                             <void *>&self.ring)
+        finally:
+            channel.release()
+
+    @property
+    def depth(self):
+        return self.ring.depth
+
+    @property
+    def received(self):
+        """Updates libca's thread has copied in so far."""
+        cdef unsigned long long received
+        with nogil:
+            epicsMutexLock(self.ring.lock)
+            received = self.ring.received
+            epicsMutexUnlock(self.ring.lock)
+        return received
+
+    def take(self):
+        """(updates, lost): what waits, oldest first, each as caffi.ca's get() result for its
+        type (caffi._dbr.format_buffer, numpy arrays), and the updates lost since the last
+        take (a full ring's oldest, or one longer than its rows)."""
+        cdef DbrRing *ring = &self.ring
+        cdef char *rows = self.spare_rows
+        cdef long *counts = self.spare_counts
+        cdef Py_ssize_t oldest, filled, i, slot
+        cdef unsigned long long lost
+        with nogil:
+            epicsMutexLock(ring.lock)
+            rows, ring.rows = ring.rows, rows
+            counts, ring.counts = ring.counts, counts
+            oldest, filled, lost = ring.oldest, ring.filled, ring.lost
+            ring.oldest = ring.filled = 0
+            ring.lost = 0
+            ring.signalled = False
+            epicsMutexUnlock(ring.lock)
+        self.spare_rows, self.spare_counts = rows, counts
+        updates = []
+        for i in range(filled):
+            slot = (oldest + i) % ring.depth
+            updates.append(format_buffer(ring.dbrtype, counts[slot], rows + slot * ring.row_bytes,
+                                         True))
+        return updates, lost

@@ -2,6 +2,7 @@
 callbacks, closing, disconnection across an IOC restart, garbage collection."""
 import asyncio
 import gc
+import sys
 import time
 import weakref
 
@@ -131,6 +132,39 @@ async def test_monitor_format_ctrl_and_types():
     await until(lambda: list(waves[-1][:2]) == [7.0, 8.0])
     for subscription in subscriptions:
         subscription.close()
+
+
+async def test_ctrl_updates_arrive_while_python_holds_the_gil():
+    """FORMAT_CTRL subscriptions, which no MonitorGroup carries, keep libca's thread out of
+    Python too: their updates land in a C ring of their own while the loop's thread holds the
+    GIL, then reach the callback, every one in order or merged (white box: the ring's count)."""
+    every, latest = [], []
+    all_subscription = camonitor('aio:fast', every.append, format=FORMAT_CTRL,
+                                 all_updates=True)
+    merged_subscription = camonitor('aio:fast', latest.append, format=FORMAT_CTRL)
+    await until(lambda: len(every) >= 2 and latest)
+    queue = all_subscription._feed.queue
+    received = queue.received
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)     # no other thread gets the GIL before this one lets it go
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            pass
+        arrived = queue.received - received
+    finally:
+        sys.setswitchinterval(interval)
+    assert arrived >= 5, arrived                 # about ten at 10 Hz
+    await until(lambda: len(every) > 10 and latest[-1] == every[-1])
+    numbers = [int(v) for v in every]
+    assert numbers == list(range(numbers[0], numbers[-1] + 1))      # none missing
+    assert all(type(v) is dbr.ca_float and v.name == 'aio:fast' and v.ok for v in every)
+    assert all(hasattr(v, 'upper_ctrl_limit') and not hasattr(v, 'timestamp') for v in every)
+    # merged: one callback for the updates of the busy second
+    assert merged_subscription.dropped_callbacks >= 4
+    assert all_subscription.dropped_callbacks == 0
+    all_subscription.close()
+    merged_subscription.close()
 
 
 async def test_all_updates_delivers_every_update_in_order():

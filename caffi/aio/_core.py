@@ -2,12 +2,11 @@
 
 One preemptive caffi context serves every thread and loop. libca calls back on its own
 threads: read replies and write completions (caget, caput with wait=True) land in C memory
-(caffi._aio.ReadCompletions), connection changes go into a C queue (caffi._aio.
-ConnectionChanges) and subscriptions into caffi.monitor.MonitorGroup rings, all filled by libca
-without Python and waking the loop once per burst through a descriptor (loop.add_reader), see
-caffi._aio. Only subscriptions a MonitorGroup cannot carry (_CallbackFeed: CTRL fields...) run
-Python on libca's thread; their updates reach the loop through loop.call_soon_threadsafe (one
-per burst, _Inbox).
+(caffi._aio.ReadCompletions), connection changes go into a C queue (caffi._aio.LoopEvents)
+and subscriptions into caffi.monitor.MonitorGroup rings, or, those a group cannot carry (CTRL
+fields...), into a DBR ring of their own (caffi._aio.UpdateQueue, signalled through
+LoopEvents), all filled by libca without Python and waking the loop once per burst through a
+descriptor (loop.add_reader), see caffi._aio. libca's threads never run Python for caffi.aio.
 """
 import asyncio
 import atexit
@@ -17,7 +16,6 @@ import threading
 import time
 import traceback
 import warnings
-import weakref
 
 import numpy
 from epicscorelibs.ca import cadef, dbr  # type: ignore[import-untyped]
@@ -216,58 +214,6 @@ def _shut_down():
         pass
 
 
-class _Inbox:
-    """Calls from libca's threads into one loop. The first call of a burst wakes the loop
-    (call_soon_threadsafe: a self-pipe write); the others join its queue, so the replies of a
-    list caget cost one wake-up, not one each. The lock is never held while the calls run."""
-
-    def __init__(self, loop):
-        self.loop = loop
-        self.lock = threading.Lock()
-        self.calls = []
-        self.scheduled = False
-
-    def post(self, function, args):
-        with self.lock:
-            self.calls.append((function, args))
-            if self.scheduled:
-                return
-            self.scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._run)
-        except RuntimeError:      # the loop closed: nobody waits for these any more
-            with self.lock:
-                self.calls.clear()
-                self.scheduled = False
-
-    def _run(self):
-        with self.lock:
-            calls, self.calls = self.calls, []
-            self.scheduled = False
-        for function, args in calls:
-            try:
-                function(*args)
-            except Exception as error:     # reported as the loop reports a failed callback
-                self.loop.call_exception_handler({
-                    'message': 'caffi.aio: exception in %r' % (function,), 'exception': error})
-
-
-_inboxes: 'weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox]' = \
-    weakref.WeakKeyDictionary()
-_inbox_lock = threading.Lock()
-
-
-def _call_in_loop(loop, function, *args):
-    """From a libca thread: run function(*args) in the loop, unless the loop has closed."""
-    inbox = _inboxes.get(loop)
-    if inbox is None:
-        with _inbox_lock:
-            inbox = _inboxes.get(loop)
-            if inbox is None:
-                inbox = _inboxes[loop] = _Inbox(loop)
-    inbox.post(function, args)
-
-
 class Channel:
     """A libca channel of one event loop, shared by every operation on its PV there."""
 
@@ -368,8 +314,9 @@ class _ChannelCache:
         self.dispatchers = {}     # (request, width, events) -> _GroupFeed
         self.flush_pending = False
         self._reads = None        # _aio.ReadCompletions of the list cagets, once there is one
-        self._connections = None  # _aio.ConnectionChanges of the channels, once there is one
+        self._events = None       # _aio.LoopEvents of the channels and queues, once needed
         self._watched = {}        # watch token -> Channel, while it watches
+        self._queues = {}         # token -> _QueuedFeed, while subscribed
         self._known_reads = {}    # (names, key) -> (Channel.generation, (chids, requests))
 
     def known_reads(self, names, key):
@@ -395,27 +342,47 @@ class _ChannelCache:
             self.loop.add_reader(self._reads.fileno(), self._reads.take)
         return self._reads
 
+    def events(self):
+        """The loop's events from libca's threads (one descriptor, read by the loop)."""
+        if self._events is None:
+            self._events = _aio.LoopEvents()
+            self.loop.add_reader(self._events.fileno(), self._take_events)
+        return self._events
+
     def watch(self, channel):
-        """The loop's watch of a channel's connection changes (its first makes the queue)."""
-        if self._connections is None:
-            self._connections = _aio.ConnectionChanges()
-            self.loop.add_reader(self._connections.fileno(), self._connections_changed)
-        watch = self._connections.watch(channel.chid)
+        """The loop's watch of a channel's connection changes."""
+        watch = self.events().watch(channel.chid)
         self._watched[watch.token] = channel
         channel._watched_in = self._watched
         return watch
 
-    def _connections_changed(self):
-        changes = self._connections.take()
-        if changes is None:          # some were lost (no memory): read every state again
+    def queue_updates(self, feed, *args):
+        """An _aio.UpdateQueue(self.events(), *args) whose updates `feed` takes."""
+        queue = _aio.UpdateQueue(self.events(), *args)
+        self._queues[queue.token] = feed
+        return queue
+
+    def forget_queue(self, queue):
+        self._queues.pop(queue.token, None)
+
+    def _take_events(self):
+        events = self._events.take()
+        if events is None:           # some were lost (no memory): read every state again
             for channel in list(self._watched.values()):
                 if channel.chid is not None:
                     channel._connection_changed(ca.state(channel.chid) == ChannelState.CONN)
+            for feed in list(self._queues.values()):
+                feed.take()
             return
-        for token, connected in changes:
-            channel = self._watched.get(token)
-            if channel is not None:
-                channel._connection_changed(connected)
+        for token, event in events:
+            if event == _aio.UPDATES_EVENT:
+                feed = self._queues.get(token)
+                if feed is not None:
+                    feed.take()
+            else:
+                channel = self._watched.get(token)
+                if channel is not None:
+                    channel._connection_changed(event == _aio.CONNECTED_EVENT)
 
     def get_channel(self, name, flush=True):
         channel = self.channels.get(name)
@@ -975,39 +942,30 @@ class _GroupFeed:
         self.group.close()
 
 
-class _CallbackFeed:
+class _QueuedFeed:
     """A subscription MonitorGroup cannot carry (CTRL fields, STSACK_STRING, CLASS_NAME):
-    caffi.ca's callbacks queue the updates, and the loop takes them a batch at a time."""
+    libca's thread copies its updates' DBRs into a C ring (_aio.UpdateQueue) and signals the
+    loop through its LoopEvents; the loop converts them a burst at a time."""
 
     def __init__(self, subscription, channel, request, count, events):
         self.subscription = subscription
         self.request = request
-        self.loop = channel.loop
-        self.queue = collections.deque()
-        self.scheduled = False
-        self.lock = threading.Lock()
-        status, self.evid = ca.create_subscription(channel.chid, self._on_update, request.dbrtype,
-                                                   count, events, use_numpy=True)
+        self.cache = _Context.cache()
+        width = count if count > 0 else max(request.element_count, 1)
+        self.queue = self.cache.queue_updates(self, request.dbrtype, width, _RING_BYTES,
+                                              _RING_MIN_ROWS, _RING_ROWS)
+        status = self.queue.subscribe(channel.chid, count, events)
+        if status != ECA.NORMAL:
+            self.cache.forget_queue(self.queue)
         _raise_status(status, ca.create_subscription)
-        ca.flush_io()
+        self.cache.flush_soon()
 
-    def _on_update(self, event):
-        # libca's thread: queue it; one wake-up of the loop per batch
-        if event['status'] != ECA.NORMAL:
+    def take(self):
+        if self.queue is None:
             return
-        with self.lock:
-            self.queue.append(event['value'])
-            if self.scheduled:
-                return
-            self.scheduled = True
-        _call_in_loop(self.loop, self._take)
-
-    def _take(self):
-        with self.lock:
-            updates = list(self.queue)
-            self.queue.clear()
-            self.scheduled = False
+        updates, lost = self.queue.take()
         member = self.subscription._member
+        member.dropped += lost
         if not member.all_updates and len(updates) > 1:
             member.dropped += len(updates) - 1
             updates = updates[-1:]
@@ -1018,9 +976,10 @@ class _CallbackFeed:
             member.deliver(self.request.value(name, data))
 
     def close(self):
-        if self.evid is not None:
-            ca.clear_subscription(self.evid)
-            self.evid = None
+        if self.queue is not None:
+            ca.clear_subscription(self.queue)
+            self.cache.forget_queue(self.queue)
+            self.queue = None
 
 
 class Subscription:
@@ -1112,12 +1071,12 @@ class Subscription:
             self._member_index = feed.add(member, channel, member_count)
             self._feed = feed
         else:
-            self._feed = _CallbackFeed(self, channel, request, request.count_to_read(count),
-                                       events)
+            self._feed = _QueuedFeed(self, channel, request, request.count_to_read(count),
+                                     events)
 
     def _connection_changed(self, connected):
         # the callback feed has no connection rows: tell it from the channel's own events
-        if isinstance(self._feed, _CallbackFeed) and not connected and self.notify_disconnect:
+        if isinstance(self._feed, _QueuedFeed) and not connected and self.notify_disconnect:
             self._member.deliver(self._disconnected_value())
 
     def _disconnected_value(self):
