@@ -396,8 +396,8 @@ async def test_notify_disconnect_across_ioc_restart(restartable_ioc):
     values, quiet, ctrl = [], [], []
     subscription = camonitor('catest', values.append, notify_disconnect=True, format=FORMAT_TIME)
     quiet_subscription = camonitor('catest', quiet.append)
-    # FORMAT_CTRL goes through caffi.ca callbacks, not a ring: its disconnection comes from
-    # the channel's connection callback
+    # FORMAT_CTRL has a DBR ring of its own, which has no connection rows: its disconnection
+    # comes from the channel's connection events
     ctrl_subscription = camonitor('catest', ctrl.append, notify_disconnect=True,
                                   format=FORMAT_CTRL)
     await until(lambda: values and quiet and ctrl)

@@ -51,6 +51,10 @@ _DEFAULT_EVENTS = {
 _RING_ROWS = 65536
 _RING_BYTES = 32 << 20
 _RING_MIN_ROWS = 4
+# A subscription of its own (_QueuedFeed: CTRL fields...) rings whole DBRs: up to this many
+# bytes and rows (two stores of them: one filled, one being converted)
+_QUEUE_BYTES = 1 << 20
+_QUEUE_ROWS = 1024
 # how long the rows of a batch gather after the first one before the loop wakes
 _GATHER_SECONDS = 0.002
 
@@ -952,8 +956,8 @@ class _QueuedFeed:
         self.request = request
         self.cache = _Context.cache()
         width = count if count > 0 else max(request.element_count, 1)
-        self.queue = self.cache.queue_updates(self, request.dbrtype, width, _RING_BYTES,
-                                              _RING_MIN_ROWS, _RING_ROWS)
+        self.queue = self.cache.queue_updates(self, request.dbrtype, width, _QUEUE_BYTES,
+                                              _RING_MIN_ROWS, _QUEUE_ROWS)
         status = self.queue.subscribe(channel.chid, count, events)
         if status != ECA.NORMAL:
             self.cache.forget_queue(self.queue)
@@ -1075,7 +1079,7 @@ class Subscription:
                                      events)
 
     def _connection_changed(self, connected):
-        # the callback feed has no connection rows: tell it from the channel's own events
+        # a queued feed has no connection rows: tell it from the channel's own events
         if isinstance(self._feed, _QueuedFeed) and not connected and self.notify_disconnect:
             self._member.deliver(self._disconnected_value())
 
