@@ -82,7 +82,6 @@ class ChannelWatch:
 
 class UpdateQueue(SubscriptionRecord):
     token: int
-    depth: int
     received: int
     def __init__(self, events: LoopEvents, dbrtype: int, width: int, budget: int,
                  min_depth: int, max_depth: int) -> None: ...

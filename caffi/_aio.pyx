@@ -1362,10 +1362,6 @@ cdef class UpdateQueue(SubscriptionRecord):
             channel.release()
 
     @property
-    def depth(self):
-        return self.ring.depth
-
-    @property
     def received(self):
         """Updates libca's thread has copied in so far."""
         cdef unsigned long long received
