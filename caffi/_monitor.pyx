@@ -39,7 +39,7 @@ from numpy_arrays cimport (PyArray_Descr, PyArrayObject, PyArray_NewFromDescr, P
                            PyArray_SetBaseObject, PyArray_Type, NPY_ARRAY_CARRAY)
 
 import threading
-from collections import namedtuple as _namedtuple
+from collections import deque as _deque, namedtuple as _namedtuple
 from operator import index as _index
 
 import numpy
@@ -696,6 +696,7 @@ cdef struct GroupMember:
     GroupRing *ring
     int index                        # position in the group's chids
     bint active                      # False once removed: a late callback stores nothing
+    unsigned long long rows_through  # once removed: the ring's rows_in then, past its last row
     unsigned long long dropped       # its updates the full ring dropped
     unsigned long long failures      # deliveries without data
     UpdateCounters counters
@@ -718,6 +719,11 @@ cdef struct GroupRing:
     UpdateCounters counters          # every update delivered with data, all members
     GroupMember **members            # by index; grown under the lock
     Py_ssize_t member_capacity
+    # Rows in order: every row ever stored counts in rows_in, so the rows that have left the
+    # ring (drained or dropped, oldest first) are rows_in - filled. out_at_drain is that count
+    # when the latest drain() began: the rows before it were handed out by earlier drains.
+    unsigned long long rows_in
+    unsigned long long out_at_drain
 
 
 cdef inline void arm_timer(int fd, long long nanoseconds) noexcept nogil:
@@ -749,6 +755,7 @@ cdef inline void group_clear_signal(GroupRing *ring) noexcept nogil:
 cdef inline void group_row_added(GroupRing *ring) noexcept nogil:
     """Under the lock, after a row went in: announce the batch when it starts, or (with
     gather) when the ring is half full and waiting any longer risks drops."""
+    ring.rows_in += 1
     if ring.filled == 1:
         group_signal(ring, False)        # the first row of a batch: one wake-up per batch
     elif ring.filled == ring.high_water and ring.gather_ns:
@@ -866,7 +873,7 @@ cdef class MonitorGroup:
 
     MonitorGroup(chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
-                 gather=0.0)
+                 gather=0.0, reuse_indices=False)
 
     Every member is subscribed with the same plain or TIME_ request type and keeps up to
     `count` elements per update (the group's width; default: the largest native count of the
@@ -886,6 +893,14 @@ cdef class MonitorGroup:
     ready that long after the first row of a batch (at once when the ring is half full or the
     group closes), so a DAQ loop at 20 Hz is `while group.wait(): process(group.drain())` with
     gather=0.05, and wakes once per batch. drain() takes what waits whenever it is called.
+
+    A removed member's index is not given to another member, so that an index seen in any
+    batch names one channel for the group's life: a program that keeps adding and removing
+    members then grows the group's tables by one entry per add. With `reuse_indices` a later
+    add() takes a removed member's index once none of its rows can still be in a caller's
+    hands: the rows all left the ring before a later drain() began (a batch's indices then hold
+    until the consumer's next drain). caffi.aio's groups, whose subscriptions come and go for
+    a program's whole life, do so.
     """
     cdef GroupRing *ring
     cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
@@ -899,6 +914,7 @@ cdef class MonitorGroup:
     cdef object notifier
     cdef object stop_notifier
     cdef int generation              # fork_generation() when made
+    cdef object retired              # with reuse_indices: removed members' indices, oldest first
 
     def __cinit__(self, *args, **kwargs):
         self.ring = <GroupRing *>calloc(1, sizeof(GroupRing))
@@ -910,7 +926,7 @@ cdef class MonitorGroup:
 
     def __init__(self, chids, chtype=DBR.TIME_DOUBLE, count=None, depth=65536,
                  overflow='drop_oldest', mask=None, notify=None, notify_interval=0.1,
-                 gather=0.0):
+                 gather=0.0, reuse_indices=False):
         if self.ring.lock != NULL:
             # a second layout under members libca still writes with the first
             raise TypeError('a MonitorGroup is initialised once: make a new one')
@@ -951,6 +967,7 @@ cdef class MonitorGroup:
             raise MemoryError()
         ring.gather_ns = <long long>(gather * 1e9)
         ring.high_water = max(1, depth // 2)
+        self.retired = _deque() if reuse_indices else None
         if ring.gather_ns:
             ring.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
         else:
@@ -1035,7 +1052,7 @@ cdef class MonitorGroup:
                 if status != caerr.ECA_NORMAL:
                     unwatch_connection(channel, &subscription.member.watch)
             if status != caerr.ECA_NORMAL:
-                self.deactivate(subscription.member)
+                self.retire(subscription.member)
                 raise ValueError(f'subscribing {channel.channel_name!r} failed: '
                                  f'{eca_member(status)!r} ({message(status)})')
         finally:
@@ -1048,11 +1065,32 @@ cdef class MonitorGroup:
 
     cdef GroupMember *new_member(self) except NULL:
         """The C state of the next member, registered in the ring (under its lock, since the
-        callback reads the table of members when it drops a row)."""
+        callback reads the table of members when it drops a row): a retired member's, made
+        new, when one is free (see reuse_indices), else one at the next index."""
         cdef GroupRing *ring = self.ring
-        cdef Py_ssize_t index = len(self.members)
+        cdef GroupMember *member
+        cdef Py_ssize_t index
+        cdef bint free_now = False
+        if self.retired:
+            index = self.retired[0]
+            member = ring.members[index]
+            with nogil:
+                ring_lock(ring.lock)
+                # retired in order, so their rows_through rise: if the oldest is not free,
+                # none is
+                if member.rows_through <= ring.out_at_drain:
+                    free_now = True
+                    memset(member, 0, sizeof(GroupMember))
+                    member.ring = ring
+                    member.index = index
+                    member.active = True
+                ring_unlock(ring.lock)
+            if free_now:
+                self.retired.popleft()
+                return member
+        index = len(self.members)
         self.members.append(None)                 # reserved before the GIL is let go
-        cdef GroupMember *member = <GroupMember *>calloc(1, sizeof(GroupMember))
+        member = <GroupMember *>calloc(1, sizeof(GroupMember))
         # a bigger table only when the index outgrows it (doubling: a group of thousands of
         # members allocates a few tables, not one per member); only this method, under the
         # GIL, changes the capacity
@@ -1079,11 +1117,16 @@ cdef class MonitorGroup:
         free(table)                               # the old table (NULL when it did not grow)
         return member
 
-    cdef void deactivate(self, GroupMember *member) noexcept:
+    cdef void retire(self, GroupMember *member) noexcept:
+        """No more rows from this member (a late callback stores nothing). With reuse_indices
+        its index waits in `retired` until its rows can be in no caller's hands."""
         with nogil:
             ring_lock(self.ring.lock)
             member.active = False
+            member.rows_through = self.ring.rows_in
             ring_unlock(self.ring.lock)
+        if self.retired is not None:
+            self.retired.append(member.index)
 
     cdef GroupSubscription member_at(self, object which):
         """A member by index or by chid; KeyError if it is not (or no longer) in the group."""
@@ -1098,8 +1141,8 @@ cdef class MonitorGroup:
         return self.members[index]
 
     def remove(self, which):
-        """Unsubscribe a member (by chid or index). Its rows already in the ring stay; its
-        index is not reused, and chids[index] becomes None."""
+        """Unsubscribe a member (by chid or index). Its rows already in the ring stay;
+        chids[index] becomes None, and the index is not reused (see reuse_indices)."""
         self.check_made()
         cdef GroupSubscription subscription = self.member_at(which)
         self.end_member(subscription)
@@ -1109,7 +1152,7 @@ cdef class MonitorGroup:
     cdef void end_member(self, GroupSubscription subscription):
         """No more rows from this member: unwatched, unsubscribed (its C state stays with the
         group: rows of it may still wait in the ring)."""
-        self.deactivate(subscription.member)
+        self.retire(subscription.member)
         unwatch_connection(subscription.channel, &subscription.member.watch)
         if subscription.active:
             clear_subscription(subscription)
@@ -1194,11 +1237,17 @@ cdef class MonitorGroup:
         self.check_made()
         cdef Py_ssize_t limit = drain_limit(max_n, ring.depth)
         if limit == 0 or ring.filled == 0:       # a glance without the lock: nothing is taken
+            if self.retired:
+                with nogil:
+                    ring_lock(ring.lock)
+                    ring.out_at_drain = ring.rows_in - ring.filled
+                    ring_unlock(ring.lock)
             return self.empty_batch()
         cdef RingStore *out = take_spare(&self.spare, ring.depth, ring.slots.row_bytes)
         cdef Py_ssize_t first = 0, taken
         with nogil:
             ring_lock(ring.lock)
+            ring.out_at_drain = ring.rows_in - ring.filled
             taken = take_rows(&ring.store, ring.depth, &ring.oldest, &ring.filled,
                               ring.slots.row_bytes, limit, &out, &first)
             if ring.filled == 0 and not ring.closed:

@@ -383,6 +383,59 @@ async def test_close_inside_the_callback_with_its_updates_waiting():
     ca.clear_channel(chid)
 
 
+async def test_resubscribe_inside_the_callback_with_its_updates_waiting():
+    """A callback closes its subscription and opens another of the same PV while more of the
+    closed one's updates wait in the batch: the new one (which may take the closed one's place
+    in the group later) gets none of them, only its own first value."""
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    mine, replacement = [], []
+
+    def resubscribes(value):
+        mine.append(value)
+        if value == 5:
+            subscription.close()
+            replacements.append(camonitor(BURST, replacement.append, all_updates=True))
+
+    replacements = []
+    subscription = camonitor(BURST, resubscribes, all_updates=True)
+    await until(lambda: mine and mine[-1] == -1)
+    write_burst(chid, range(20))
+    time.sleep(0.3)             # the updates gather in the ring: one batch
+    await until(lambda: replacement)
+    await asyncio.sleep(0.2)
+    assert [v for v in mine if v >= 0] == list(range(6))
+    assert replacement == [19]
+    await caput(BURST, 20, wait=True)
+    await until(lambda: replacement[-1] == 20)
+    assert replacement == [19, 20]
+    replacements[0].close()
+    ca.clear_channel(chid)
+
+
+async def test_subscription_churn_keeps_the_group_small():
+    """Subscriptions opened and closed one after another, for as long as a program runs,
+    while another stays open (so the group never empties): closed ones' places are taken
+    again, and every value reaches the subscription it belongs to."""
+    kept = []
+    keeper = camonitor('catest', kept.append)
+    await until(lambda: kept)
+    group = keeper._feed.group
+    for cycle in range(300):
+        values = []
+        subscription = camonitor('calong' if cycle % 2 else 'catest',
+                                 lambda value, values=values: values.append(value))
+        await until(lambda: values)
+        assert values[0].name == ('calong' if cycle % 2 else 'catest')
+        subscription.close()
+    assert len(group.chids) <= 4, len(group.chids)      # 301 without reuse
+    assert group.size == 1
+    await caput('catest', 3.5, wait=True)
+    await until(lambda: kept[-1] == 3.5)
+    keeper.close()
+    await caput('catest', 1.5, wait=True)
+
+
 async def test_connect_timeout_reports_then_waits():
     values = []
     subscription = camonitor('aio:never:there', values.append, connect_timeout=0.2)

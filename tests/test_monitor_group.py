@@ -280,6 +280,54 @@ def test_add_and_remove_while_updates_flow(chans, groups):
     assert group.size == 2
 
 
+def test_reuse_indices_waits_until_the_rows_are_behind_a_later_drain(chans, groups):
+    """reuse_indices: a removed member's index goes to a later add() only once its rows left
+    the ring before a drain began (the caller has moved on from the batch that held them)."""
+    catest, calong = chans['catest'], chans['calong']
+    group = open_group(groups, [catest], DBR.TIME_DOUBLE, reuse_indices=True)
+    settle(group)
+    group.drain()
+    put_wait(catest, 7.5)
+    settle(group)
+    group.remove(0)                     # its update of 7.5 still waits in the ring
+    assert group.add(calong) == 1       # not free: a row of index 0 has not been drained
+    ca.flush_io()
+    settle(group)
+    rows = [(i, float(v[0])) for i, v, _, e in drain_all(group) if e == UPDATE]
+    assert (0, 7.5) in rows             # handed out under its own index, after the remove
+    assert group.add(catest) == 2       # still not free: that batch may be in use
+    ca.flush_io()
+    settle(group)
+    group.drain()                       # the caller is done with the batch holding row 0
+    assert group.add(catest) == 0       # free now: reused, with fresh counters
+    ca.flush_io()
+    assert group.chids == [catest, calong, catest] and group.size == 3
+    put_wait(catest, 8.5)
+    settle(group)
+    rows = [(i, float(v[0])) for i, v, _, e in drain_all(group) if e == UPDATE]
+    assert (0, 8.5) in rows and (2, 8.5) in rows
+    stats = group.member_stats()
+    assert stats['updates'][0] == len([r for r in rows if r[0] == 0])
+    for index in (0, 1, 2):
+        group.remove(index)
+    group.drain()
+    group.drain()                       # nothing waits: the drain still marks the batches done
+    assert [group.add(chid) for chid in (catest, calong, catest, calong)] == [0, 1, 2, 3]
+
+
+def test_indices_are_not_reused_by_default(chans, groups):
+    catest = chans['catest']
+    group = open_group(groups, [catest], DBR.TIME_DOUBLE)
+    for expected in range(1, 6):
+        group.remove(expected - 1)
+        settle(group, quiet=0.1)
+        group.drain()
+        group.drain()
+        assert group.add(catest) == expected
+        ca.flush_io()
+    assert len(group.chids) == 6
+
+
 def test_bad_arguments_get_clear_errors(chans, groups):
     catest = chans['catest']
     with pytest.raises(ValueError, match='depth'):

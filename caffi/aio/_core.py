@@ -909,8 +909,12 @@ class _GroupFeed:
         # The rest of a server's burst (an IOC scan of many records) follows the first row
         # within a millisecond or so: the group's descriptor is readable once the batch has
         # gathered (a timerfd the first row arms), so one wake-up and one drain serve it.
+        # Subscriptions come and go for the program's life: a closed one's index is taken
+        # again once its rows are behind a later drain (each drain's batch is dispatched
+        # whole before the next), so the group's tables stay as large as the most members
+        # it had at once.
         self.group = MonitorGroup([], request, count=width, depth=depth, mask=events,
-                                  gather=_GATHER_SECONDS)
+                                  gather=_GATHER_SECONDS, reuse_indices=True)
         # rows so large that the ring holds only a few: values view them rather than copy
         self.dispatch = GroupDispatch(self.group, view_rows=depth <= _RING_MIN_ROWS)
         self.fd = self.group.fileno()
