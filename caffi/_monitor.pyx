@@ -1052,6 +1052,7 @@ cdef class MonitorGroup:
                 if status != caerr.ECA_NORMAL:
                     unwatch_connection(channel, &subscription.member.watch)
             if status != caerr.ECA_NORMAL:
+                self.deactivate(subscription.member)
                 self.retire(subscription.member)
                 raise ValueError(f'subscribing {channel.channel_name!r} failed: '
                                  f'{eca_member(status)!r} ({message(status)})')
@@ -1072,7 +1073,9 @@ cdef class MonitorGroup:
         cdef Py_ssize_t index
         cdef bint free_now = False
         if self.retired:
-            index = self.retired[0]
+            # taken before the GIL is let go, so that an add() in another thread cannot take
+            # the same one; put back first if it is not free yet
+            index = self.retired.popleft()
             member = ring.members[index]
             with nogil:
                 ring_lock(ring.lock)
@@ -1086,8 +1089,8 @@ cdef class MonitorGroup:
                     member.active = True
                 ring_unlock(ring.lock)
             if free_now:
-                self.retired.popleft()
                 return member
+            self.retired.appendleft(index)
         index = len(self.members)
         self.members.append(None)                 # reserved before the GIL is let go
         member = <GroupMember *>calloc(1, sizeof(GroupMember))
@@ -1117,14 +1120,19 @@ cdef class MonitorGroup:
         free(table)                               # the old table (NULL when it did not grow)
         return member
 
-    cdef void retire(self, GroupMember *member) noexcept:
-        """No more rows from this member (a late callback stores nothing). With reuse_indices
-        its index waits in `retired` until its rows can be in no caller's hands."""
+    cdef void deactivate(self, GroupMember *member) noexcept:
+        """No more rows from this member (a late callback stores nothing); rows_through marks
+        the end of its rows in the ring."""
         with nogil:
             ring_lock(self.ring.lock)
             member.active = False
             member.rows_through = self.ring.rows_in
             ring_unlock(self.ring.lock)
+
+    cdef void retire(self, GroupMember *member) noexcept:
+        """With reuse_indices, a member wholly detached (deactivated, unwatched, unsubscribed,
+        out of `members`: new_member() rewrites its C state) gives its index to `retired`,
+        where it waits until its rows can be in no caller's hands."""
         if self.retired is not None:
             self.retired.append(member.index)
 
@@ -1145,14 +1153,17 @@ cdef class MonitorGroup:
         chids[index] becomes None, and the index is not reused (see reuse_indices)."""
         self.check_made()
         cdef GroupSubscription subscription = self.member_at(which)
-        self.end_member(subscription)
+        # out of `members` before the calls below let the GIL go (a remove() of the same
+        # member in another thread then finds none), and retired only after them
         self.members[subscription.member.index] = None
         self.size_now -= 1
+        self.end_member(subscription)
+        self.retire(subscription.member)
 
     cdef void end_member(self, GroupSubscription subscription):
         """No more rows from this member: unwatched, unsubscribed (its C state stays with the
         group: rows of it may still wait in the ring)."""
-        self.retire(subscription.member)
+        self.deactivate(subscription.member)
         unwatch_connection(subscription.channel, &subscription.member.watch)
         if subscription.active:
             clear_subscription(subscription)

@@ -417,6 +417,47 @@ def test_groups_in_several_threads(chans):
         assert got[-30:] == [1000.0 + i for i in range(30)]
 
 
+def test_reuse_indices_with_adds_in_several_threads(chans, groups):
+    """Threads adding and removing members of one reuse_indices group while another drains:
+    no index is ever held by two members at once, and removed indices are taken again."""
+    group = open_group(groups, [], DBR.TIME_DOUBLE, count=1, reuse_indices=True)
+    held, lock, errors = set(), threading.Lock(), []
+    stop = threading.Event()
+
+    def churn(chid):
+        try:
+            for _ in range(150):
+                index = group.add(chid)
+                with lock:
+                    assert index not in held, f'index {index} given twice'
+                    held.add(index)
+                ca.flush_io()
+                with lock:
+                    held.discard(index)
+                group.remove(index)
+        except BaseException as exc:        # reported by the main thread
+            errors.append(exc)
+
+    def drain():
+        while not stop.is_set():
+            group.wait(0.01)
+            group.drain()
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    workers = [threading.Thread(target=churn, args=(chans[name],))
+               for name in ('catest', 'calong', 'catest', 'calong')]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    stop.set()
+    drainer.join(10)
+    assert not errors, errors
+    assert group.size == 0
+    assert len(group.chids) < 100, len(group.chids)        # 600 adds
+
+
 def test_notify_thread_hands_over_batches(chans):
     seen = []
     with MonitorGroup([chans['calong']], DBR.TIME_DOUBLE, notify=seen.append,
