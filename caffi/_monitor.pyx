@@ -899,8 +899,8 @@ cdef class MonitorGroup:
     members then grows the group's tables by one entry per add. With `reuse_indices` a later
     add() takes a removed member's index once none of its rows can still be in a caller's
     hands: the rows all left the ring before a later drain() began (a batch's indices then hold
-    until the consumer's next drain). caffi.aio's groups, whose subscriptions come and go for
-    a program's whole life, do so.
+    until the group's next drain, by any thread). caffi.aio's groups, whose subscriptions come
+    and go for a program's whole life, do so.
     """
     cdef GroupRing *ring
     cdef RingStore *spare            # a store for the next drain(); touched only under the GIL
@@ -1324,7 +1324,8 @@ cdef class MonitorGroup:
         return result
 
     def member_stats(self):
-        """Every member's counters at once, as arrays by index (removed members included):
+        """Every member's counters at once, as arrays by index (removed members included,
+        until reuse_indices gives the index to a new member, whose counters start at zero):
         `updates`, `bytes`, `dropped`, `failures` (uint64) and `last_update` (POSIX seconds,
         NaN before the first)."""
         self.check_made()
