@@ -222,6 +222,89 @@ async def test_values_kept_or_dropped_by_the_callback():
     assert len(weak) == 100 and all(ref() is None for ref in weak)
 
 
+async def test_values_changed_then_dropped_by_the_callback():
+    """What a callback does to a value it then drops never shows in a later value (white
+    box: the dispatcher may make a dropped value the next one of its PV, after checking its
+    attributes field by field), and what it keeps of a dropped value (its attribute dict,
+    its stamp tuple, its timestamp) does not change afterwards."""
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    seen, kept_dicts, kept_stamps = [], [], []
+
+    def on_update(value):
+        number = float(value)
+        seen.append((number, value.name, value.ok, value.status, value.severity,
+                     value.datatype, value.element_count, tuple(value.raw_stamp),
+                     value.timestamp, list(vars(value))))
+        step = int(number) % 8
+        if number < 0 or step == 0:
+            return                                  # dropped as it came
+        if step == 1:
+            value.status = 99 if number % 16 == 1 else 2 ** 70   # and an int no C long holds
+        elif step == 2:
+            value.extra = 'x'
+        elif step == 3:
+            del value.severity
+            value.severity = 0                      # the same fields, in another order
+        elif step == 4:
+            vars(value)['name'] = 'other'
+        elif step == 5:
+            kept_dicts.append((vars(value), dict(vars(value))))
+        elif step == 6:
+            kept_stamps.append((value.raw_stamp, tuple(value.raw_stamp), value.timestamp,
+                                float(value.timestamp)))
+        else:
+            value.raw_stamp = (0, 0)
+            value.timestamp = 0.0
+
+    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
+    await until(lambda: seen and seen[-1][0] == -1)
+    write_burst(chid, range(400))
+    time.sleep(0.3)             # the updates gather in the ring: batches of many rows
+    await until(lambda: seen[-1][0] == 399)
+    subscription.close()
+    ca.clear_channel(chid)
+    assert [row[0] for row in seen if row[0] >= 0] == list(range(400))
+    datatype, element_count = seen[0][5], seen[0][6]
+    previous = 0.0
+    for (number, name, ok, status, severity, row_datatype, row_count, (secs, nsec), stamp,
+         fields) in seen:
+        assert (name, ok, status, severity) == (BURST, True, 0, 0), number
+        assert (row_datatype, row_count) == (datatype, element_count), number
+        assert fields == ['name', 'ok', 'datatype', 'element_count', 'status', 'severity',
+                          'raw_stamp', 'timestamp'], number
+        # the stamp of this update, in both forms, not one a callback wrote or an old one
+        assert 0 <= nsec < 1000000000 and abs(secs + nsec * 1e-9 - stamp) < 1e-6, number
+        assert stamp >= previous, number
+        previous = stamp
+    assert len(kept_dicts) == 50 and len(kept_stamps) == 50
+    for fields, copy in kept_dicts:
+        assert fields == copy
+    for pair, pair_copy, stamp, stamp_copy in kept_stamps:
+        assert pair == pair_copy and stamp == stamp_copy
+
+
+async def test_alarm_fields_of_dropped_values_follow_the_record():
+    """Values a callback drops come back renewed with each update's own alarm status and
+    severity, as they rise and fall (catest: HIGH 10 MINOR, HIHI 20 MAJOR, LOW -10 MINOR)."""
+    writes = [1, 12, 13, 25, 2, 3, -15, -16, 5]
+    expected = [(0, 0), (4, 1), (4, 1), (3, 2), (0, 0), (0, 0), (6, 1), (6, 1), (0, 0)]
+    await caput('catest', 0, wait=True)
+    seen = []
+
+    def on_update(value):
+        seen.append((float(value), value.status, value.severity))
+
+    subscription = camonitor('catest', on_update, format=FORMAT_TIME, all_updates=True)
+    await until(lambda: seen and seen[-1][0] == 0)
+    for number in writes:
+        await caput('catest', number, wait=True)
+        await until(lambda: seen[-1][0] == number)
+    subscription.close()
+    await caput('catest', 0, wait=True)
+    assert seen[1:] == [(float(n), *alarm) for n, alarm in zip(writes, expected)]
+
+
 @pytest.mark.parametrize('pv, elements, views', [
     ('cawave', 20, False),              # small rows: each value a copy of its row
     ('cawavehuge', 1000000, True),      # rows of 32 MB: values view the drained store
