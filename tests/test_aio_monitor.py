@@ -184,12 +184,24 @@ async def test_all_updates_delivers_every_update_in_order():
     ca.clear_channel(chid)
 
 
+async def monitor_burst(on_update, seen, count):
+    """Monitor the burst record (FORMAT_TIME, every update) while `count` numbers are written
+    in a burst that gathers in the ring; seen[-1][0] is the last number the callback saw."""
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
+    await until(lambda: seen and seen[-1][0] == -1)
+    write_burst(chid, range(count))
+    time.sleep(0.3)             # the updates gather in the ring: batches of many rows
+    await until(lambda: seen[-1][0] == count - 1)
+    subscription.close()
+    ca.clear_channel(chid)
+
+
 async def test_values_kept_or_dropped_by_the_callback():
     """A value its callback drops may be made again for a later update (white box: the
     dispatcher reuses a ca_float nothing refers to); none that it keeps, strongly or by
     attribute dict, changes, and weak references to dropped ones die."""
-    chid = await burst_channel()
-    await caput(BURST, -1, wait=True)
     kept, kept_fields, weak, seen = [], [], [], []
 
     def on_update(value):
@@ -203,13 +215,7 @@ async def test_values_kept_or_dropped_by_the_callback():
         elif value % 6 == 2:
             kept_fields.append((float(value), vars(value)))
 
-    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
-    await until(lambda: seen and seen[-1][0] == -1)
-    write_burst(chid, range(300))
-    time.sleep(0.3)             # the updates gather in the ring: batches of many rows
-    await until(lambda: seen[-1][0] == 299)
-    subscription.close()
-    ca.clear_channel(chid)
+    await monitor_burst(on_update, seen, 300)
     stamps = {number: (stamp, raw) for number, stamp, raw in seen}
     assert [float(v) for v in kept] == list(range(0, 300, 3))
     for value in kept:
@@ -227,8 +233,6 @@ async def test_values_changed_then_dropped_by_the_callback():
     box: the dispatcher may make a dropped value the next one of its PV, after checking its
     attributes field by field), and what it keeps of a dropped value (its attribute dict,
     its stamp tuple, its timestamp) does not change afterwards."""
-    chid = await burst_channel()
-    await caput(BURST, -1, wait=True)
     seen, kept_dicts, kept_stamps = [], [], []
 
     def on_update(value):
@@ -257,13 +261,7 @@ async def test_values_changed_then_dropped_by_the_callback():
             value.raw_stamp = (0, 0)
             value.timestamp = 0.0
 
-    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
-    await until(lambda: seen and seen[-1][0] == -1)
-    write_burst(chid, range(400))
-    time.sleep(0.3)             # the updates gather in the ring: batches of many rows
-    await until(lambda: seen[-1][0] == 399)
-    subscription.close()
-    ca.clear_channel(chid)
+    await monitor_burst(on_update, seen, 400)
     assert [row[0] for row in seen if row[0] >= 0] == list(range(400))
     datatype, element_count = seen[0][5], seen[0][6]
     previous = 0.0
