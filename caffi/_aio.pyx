@@ -144,16 +144,17 @@ cdef inline void set_number_fields(object number, dict fields):
 # The attributes of a monitor's value, in the order its dict holds them: the first four every
 # value has, the rest FORMAT_TIME's. Member.fields_template builds them in this order, which is
 # how a member's spare value is checked key by key before it is used again.
-FIELD_NAMES = ('name', 'ok', 'datatype', 'element_count',
+_FIELD_NAMES = ('name', 'ok', 'datatype', 'element_count',
                'status', 'severity', 'raw_stamp', 'timestamp')
 cdef enum:
     FIELD_NAME, FIELD_OK, FIELD_DATATYPE, FIELD_ELEMENT_COUNT
     FIELD_STATUS, FIELD_SEVERITY, FIELD_RAW_STAMP, FIELD_TIMESTAMP
     FIELD_SLOTS                  # FORMAT_TIME's count of fields
     PLAIN_FIELDS = FIELD_STATUS  # the others' count
-cdef PyObject *FIELD_KEYS[FIELD_SLOTS]          # FIELD_NAMES' strings, which it keeps alive
-for _i, _key in enumerate(FIELD_NAMES):
+cdef PyObject *FIELD_KEYS[FIELD_SLOTS]          # _FIELD_NAMES' strings, which it keeps alive
+for _i, _key in enumerate(_FIELD_NAMES):
     FIELD_KEYS[_i] = <PyObject *>_key
+del _i, _key
 
 
 cdef int ROW_UPDATE = UPDATE
@@ -382,7 +383,7 @@ cdef inline dict fields_template(Member member):
         values = (member.name, True, member.datatype, member.element_count, 0, 0, None, 0.0)
         template = {}
         for i in range(FIELD_SLOTS if member.time_fields else PLAIN_FIELDS):
-            template[FIELD_NAMES[i]] = values[i]
+            template[_FIELD_NAMES[i]] = values[i]
             member.template_values[i] = <PyObject *>values[i]
         member.fields_template = template
     return member.fields_template
