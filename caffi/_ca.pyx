@@ -1028,29 +1028,22 @@ cdef object finish_group(object gid, int status):
     return eca_member(status)
 
 
-cdef enum GroupCall:
-    GROUP_DELETE, GROUP_RESET, GROUP_TEST, GROUP_BLOCK
+# ca_sg_delete, ca_sg_reset and ca_sg_test: a group's one-argument calls, as cadef.h declares them
+ctypedef int (*GroupCall)(const cadef.CA_SYNC_GID) noexcept nogil
 
 
-cdef int call_group(cadef.CA_SYNC_GID group, GroupCall call, double timeout=0) except? -1:
+cdef int call_group(cadef.CA_SYNC_GID group, GroupCall call) except? -1:
     """One libca call on a synchronous group of the calling thread's context. Callers convert
     the gid with operator.index: floats are refused, as caffi did."""
     thread_context(True)
     cdef int status
     with nogil:
-        if call == GROUP_DELETE:
-            status = cadef.ca_sg_delete(group)
-        elif call == GROUP_RESET:
-            status = cadef.ca_sg_reset(group)
-        elif call == GROUP_TEST:
-            status = cadef.ca_sg_test(group)
-        else:
-            status = cadef.ca_sg_block(group, timeout)
+        status = call(group)
     return status
 
 
 def sg_delete(gid):
-    return finish_group(gid, call_group(_index(gid), GROUP_DELETE))
+    return finish_group(gid, call_group(_index(gid), cadef.ca_sg_delete))
 
 
 def sg_block(gid, timeout):
@@ -1059,15 +1052,19 @@ def sg_block(gid, timeout):
     refused = blocked_in_callback()
     if refused is not None:
         return refused
-    return finish_group(gid, call_group(group, GROUP_BLOCK, seconds))
+    thread_context(True)
+    cdef int status
+    with nogil:
+        status = cadef.ca_sg_block(group, seconds)
+    return finish_group(gid, status)
 
 
 def sg_reset(gid):
-    return finish_group(gid, call_group(_index(gid), GROUP_RESET))
+    return finish_group(gid, call_group(_index(gid), cadef.ca_sg_reset))
 
 
 def sg_test(gid):
-    return eca_member(call_group(_index(gid), GROUP_TEST))
+    return eca_member(call_group(_index(gid), cadef.ca_sg_test))
 
 
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False, *, ctype=_NOT_GIVEN):
