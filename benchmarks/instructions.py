@@ -37,6 +37,9 @@ format-time-double  ``format_dbr``: a TIME_DOUBLE dict from a DBR buffer
 aio-update          caffi.aio ``camonitor`` (FORMAT_TIME, all_updates=True): one update of a
                     batch the loop takes in one wake-up (drain, the augmented ca_float with
                     its attributes, the callback), per callback made
+aio-caget           caffi.aio ``caget`` of a list of 1000 reads: their issue, the values made
+                    ahead of the replies, libca's replies into C slots, the loop's wake-up
+                    and the values filled in, per read
 =================== =====================================================================
 
 Run to run (3-5 runs on the 2-core VM, loaded or not) the counts spread by at most 0.3 %
@@ -218,6 +221,21 @@ async def deliveries():
             expected['aio-update'] = seen[0] - before
 
 asyncio.run(deliveries())
+
+from epicscorelibs.ca.dbr import ca_float
+
+async def list_reads():
+    # a list caget of 1000 reads in one batch (the one PV 1000 times: one channel); each
+    # counted caget after the uncounted ones made the loop's descriptors and the list's memo
+    names = [pv] * 1000
+    for path, n in ((None, 3), ('aio-caget', 10)):
+        with counted(path) if path else contextlib.nullcontext():
+            for i in range(n):
+                values = await aio.caget(names)
+        assert len(values) == 1000 and all(type(v) is ca_float for v in values)
+    expected['aio-caget'] = 10 * len(names)
+
+asyncio.run(list_reads())
 """ + CLIENT_TAIL,
     "wf1k": CLIENT_HEAD + r"""
 subscribe_for(50, True)
@@ -264,9 +282,15 @@ FUNCTIONS = {
     "put-1m-ndarray": [r"__pyx_pw_5caffi_3_ca_\d+put"],
     "format-time-double": [r"__pyx_pw_5caffi_4_dbr_\d+format_dbr"],
     "aio-update": [r"__pyx_pw_5caffi_4_aio_13GroupDispatch_\d+on_readable"],
+    # read_batch issues the reads and makes the values ahead; the replies (libca's thread),
+    # the wake-up's take() and values() complete them
+    "aio-caget": [r"__pyx_pw_5caffi_4_aio_\d+read_batch", r"__pyx_f_5caffi_4_aio_on_read_reply",
+                  r"__pyx_pw_5caffi_4_aio_15ReadCompletions_\d+take",
+                  r"__pyx_pw_5caffi_4_aio_9ReadBatch_\d+values"],
 }
 # path -> the function whose calls are its operations, where not the first of FUNCTIONS
-OPERATIONS = {"aio-update": r"__pyx_f_5caffi_4_aio_6Member_deliver"}
+OPERATIONS = {"aio-update": r"__pyx_f_5caffi_4_aio_6Member_deliver",
+              "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply"}
 PER_ELEMENT = {"callback-1m-numpy": 1000000}
 # path -> functions inside the operation left out of its count, each called once per operation:
 # pend_io's wait for the reply, whose futex path takes more or fewer instructions as the reply
