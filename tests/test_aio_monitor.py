@@ -2,6 +2,7 @@
 callbacks, closing, disconnection across an IOC restart, garbage collection."""
 import asyncio
 import gc
+import pickle
 import sys
 import time
 import weakref
@@ -14,8 +15,9 @@ from epicscorelibs.ca import dbr
 
 import caffi.ca as ca
 import caffi.aio as aioca
-from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_TIME, CANothing,
-                       Subscription, caget, camonitor, caput, connect, get_channel_infos)
+from caffi.aio import (DBE_VALUE, DBR_CHAR_STR, DBR_STRING, FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME,
+                       CANothing, Subscription, caget, camonitor, caput, connect,
+                       get_channel_infos)
 from caffi.constants import ECA
 
 from aio_util import until
@@ -182,6 +184,52 @@ async def test_all_updates_delivers_every_update_in_order():
     assert ring_updates(subscription) == len(values)
     subscription.close()
     ca.clear_channel(chid)
+
+
+# calong's DBR_LONG values on each side of what one int digit holds (|v| < 2**30: made in C,
+# the signed digit count written as CPython writes it) and beyond it (made by the class)
+INTEGERS = [0, 1, -1, 5, -5, 2**30 - 1, -(2**30 - 1), 2**30, -2**30, 2**31 - 1, -2**31, 0]
+
+
+def as_class_makes_it(value):
+    """The ca_int the class itself makes of `value`'s number, with `value`'s attributes."""
+    made = dbr.ca_int(int(value))
+    made.__dict__.update(vars(value))
+    return made
+
+
+def check_integer(value, expected, time_fields):
+    twin = as_class_makes_it(value)
+    assert type(value) is dbr.ca_int and value == expected and int(value) == expected
+    assert (value < 0, value == 0, hash(value), repr(value), value + 1, -value, value >> 1,
+            value.bit_length(), sys.getsizeof(value)) == (
+        expected < 0, expected == 0, hash(expected), repr(expected), expected + 1, -expected,
+        expected >> 1, expected.bit_length(), sys.getsizeof(twin))
+    assert value.name == 'calong' and value.ok and value.element_count == 1
+    assert hasattr(value, 'timestamp') == time_fields
+    value.added = [value]                       # its dict is where CPython looks for it
+    assert vars(value)['added'][0] is value and 'added' not in vars(twin)
+    copied = pickle.loads(pickle.dumps(value))
+    assert copied == expected and vars(copied).keys() == vars(value).keys()
+
+
+async def test_integers_on_each_side_of_one_digit():
+    """ca_int values made in C (a list caget's reply, a monitor's update) are the ints, with
+    the dicts, that the class makes: zero, signs, one digit and two."""
+    values = []
+    subscription = camonitor('calong', values.append, format=FORMAT_TIME, all_updates=True)
+    await until(lambda: values)
+    for number in INTEGERS:
+        await caput('calong', number, wait=True)
+        for format in (FORMAT_RAW, FORMAT_TIME):
+            [read] = await caget(['calong'], format=format)
+            check_integer(read, number, format == FORMAT_TIME)
+        await until(lambda: values[-1] == number, message='no update to %d' % number)
+        check_integer(values[-1], number, True)
+    subscription.close()
+    del values
+    gc.collect()                                # the cycles the checks made go
+    await caput('calong', 0, wait=True)
 
 
 async def monitor_burst(on_update, seen, count):
