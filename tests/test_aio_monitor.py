@@ -232,12 +232,14 @@ async def test_integers_on_each_side_of_one_digit():
     await caput('calong', 0, wait=True)
 
 
-async def monitor_burst(on_update, seen, count):
-    """Monitor the burst record (FORMAT_TIME, every update) while `count` numbers are written
-    in a burst that gathers in the ring; seen[-1][0] is the last number the callback saw."""
+async def monitor_burst(on_update, seen, count, datatype=None):
+    """Monitor the burst record (FORMAT_TIME, every update, as `datatype`) while `count`
+    numbers are written in a burst that gathers in the ring; seen[-1][0] is the last number
+    the callback saw."""
     chid = await burst_channel()
     await caput(BURST, -1, wait=True)
-    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, all_updates=True)
+    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, datatype=datatype,
+                             all_updates=True)
     await until(lambda: seen and seen[-1][0] == -1)
     write_burst(chid, range(count))
     time.sleep(0.3)             # the updates gather in the ring: batches of many rows
@@ -246,10 +248,18 @@ async def monitor_burst(on_update, seen, count):
     ca.clear_channel(chid)
 
 
-async def test_values_kept_or_dropped_by_the_callback():
+# the kinds of values a member renews: ca_float (native DOUBLE) and ca_int (read as a LONG:
+# 0, the sign and one digit are what a renewed int's digit count follows)
+RENEWED_KINDS = pytest.mark.parametrize('datatype, cls', [(None, dbr.ca_float),
+                                                         (int, dbr.ca_int)])
+
+
+@RENEWED_KINDS
+async def test_values_kept_or_dropped_by_the_callback(datatype, cls):
     """A value its callback drops may be made again for a later update (white box: the
-    dispatcher reuses a ca_float nothing refers to); none that it keeps, strongly or by
-    attribute dict, changes, and weak references to dropped ones die."""
+    dispatcher reuses a ca_float or ca_int nothing refers to); none that it keeps, strongly
+    or by attribute dict, changes, and weak references to dropped ones die (ca_int takes
+    none)."""
     kept, kept_fields, weak, seen = [], [], [], []
 
     def on_update(value):
@@ -259,24 +269,27 @@ async def test_values_kept_or_dropped_by_the_callback():
         if value % 3 == 0:
             kept.append(value)
         elif value % 3 == 1:
-            weak.append(weakref.ref(value))
+            if cls is dbr.ca_float:
+                weak.append(weakref.ref(value))
         elif value % 6 == 2:
             kept_fields.append((float(value), vars(value)))
 
-    await monitor_burst(on_update, seen, 300)
+    await monitor_burst(on_update, seen, 300, datatype)
     stamps = {number: (stamp, raw) for number, stamp, raw in seen}
     assert [float(v) for v in kept] == list(range(0, 300, 3))
     for value in kept:
-        assert type(value) is dbr.ca_float and value.name == BURST and value.ok
+        assert type(value) is cls and value.name == BURST and value.ok
         assert (value.timestamp, value.raw_stamp) == stamps[float(value)]
     assert [number for number, _ in kept_fields] == list(range(2, 300, 6))
     for number, fields in kept_fields:
         assert fields['name'] == BURST and fields['ok'] is True
         assert (fields['timestamp'], fields['raw_stamp']) == stamps[number]
-    assert len(weak) == 100 and all(ref() is None for ref in weak)
+    assert len(weak) == (100 if cls is dbr.ca_float else 0)
+    assert all(ref() is None for ref in weak)
 
 
-async def test_values_changed_then_dropped_by_the_callback():
+@RENEWED_KINDS
+async def test_values_changed_then_dropped_by_the_callback(datatype, cls):
     """What a callback does to a value it then drops never shows in a later value (white
     box: the dispatcher may make a dropped value the next one of its PV, after checking its
     attributes field by field), and what it keeps of a dropped value (its attribute dict,
@@ -285,6 +298,7 @@ async def test_values_changed_then_dropped_by_the_callback():
 
     def on_update(value):
         number = float(value)
+        assert type(value) is cls
         seen.append((number, value.name, value.ok, value.status, value.severity,
                      value.datatype, value.element_count, tuple(value.raw_stamp),
                      value.timestamp, list(vars(value))))
@@ -309,7 +323,7 @@ async def test_values_changed_then_dropped_by_the_callback():
             value.raw_stamp = (0, 0)
             value.timestamp = 0.0
 
-    await monitor_burst(on_update, seen, 400)
+    await monitor_burst(on_update, seen, 400, datatype)
     assert [row[0] for row in seen if row[0] >= 0] == list(range(400))
     datatype, element_count = seen[0][5], seen[0][6]
     previous = 0.0
@@ -330,7 +344,8 @@ async def test_values_changed_then_dropped_by_the_callback():
         assert pair == pair_copy and stamp == stamp_copy
 
 
-async def test_alarm_fields_of_dropped_values_follow_the_record():
+@RENEWED_KINDS
+async def test_alarm_fields_of_dropped_values_follow_the_record(datatype, cls):
     """Values a callback drops come back renewed with each update's own alarm status and
     severity, as they rise and fall (catest: HIGH 10 MINOR, HIHI 20 MAJOR, LOW -10 MINOR)."""
     writes = [1, 12, 13, 25, 2, 3, -15, -16, 5]
@@ -339,9 +354,11 @@ async def test_alarm_fields_of_dropped_values_follow_the_record():
     seen = []
 
     def on_update(value):
+        assert type(value) is cls
         seen.append((float(value), value.status, value.severity))
 
-    subscription = camonitor('catest', on_update, format=FORMAT_TIME, all_updates=True)
+    subscription = camonitor('catest', on_update, format=FORMAT_TIME, datatype=datatype,
+                             all_updates=True)
     await until(lambda: seen and seen[-1][0] == 0)
     for number in writes:
         await caput('catest', number, wait=True)
