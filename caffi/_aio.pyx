@@ -85,6 +85,8 @@ cdef extern from *:
     static inline int caffi_int_is_one_digit(long long v) {
         return v > -(long long)PyLong_BASE && v < (long long)PyLong_BASE;
     }
+    /* Zero has no digit, and its digit's place is not written: through 3.11 a zero int
+       subclass keeps its __dict__ pointer there. */
     static inline void caffi_write_one_digit_int(PyObject *op, long long v) {
     #if CAFFI_INTS_WRITABLE
         PyLongObject *number = (PyLongObject *)op;
@@ -92,10 +94,12 @@ cdef extern from *:
     #if PY_VERSION_HEX >= 0x030C0000
         number->long_value.lv_tag = v == 0 ? 1 : (((uintptr_t)1 << _PyLong_NON_SIZE_BITS)
                                                   | (uintptr_t)(v < 0 ? 2 : 0));
-        number->long_value.ob_digit[0] = magnitude;
+        if (v != 0)
+            number->long_value.ob_digit[0] = magnitude;
     #else
         Py_SET_SIZE(number, v == 0 ? 0 : (v < 0 ? -1 : 1));
-        number->ob_digit[0] = magnitude;
+        if (v != 0)
+            number->ob_digit[0] = magnitude;
     #endif
     #endif
     }

@@ -344,6 +344,36 @@ async def test_values_changed_then_dropped_by_the_callback(datatype, cls):
         assert pair == pair_copy and stamp == stamp_copy
 
 
+async def test_dropped_integers_renewed_through_zero_and_sign():
+    """A ca_int its callback drops comes back as its PV's next value with any one-digit
+    number, zero to zero and sign to sign included (white box: through 3.11 a zero int keeps
+    its __dict__ where a non-zero one keeps its digit), its attributes intact."""
+    numbers = [0, 0, 0, 7, 7, -7, -7, 0, 0, 2**30 - 1, 2**30, 2**30, -5, 0, 0]
+    seen = []
+
+    def on_update(value):
+        assert type(value) is dbr.ca_int
+        seen.append((int(value), dict(vars(value))))
+
+    chid = await burst_channel()
+    await caput(BURST, -1, wait=True)
+    subscription = camonitor(BURST, on_update, format=FORMAT_TIME, datatype=int,
+                             all_updates=True)
+    await until(lambda: seen and seen[-1][0] == -1)
+    for number in numbers:              # one at a time: each value renews the one before
+        count = len(seen)
+        assert ca.put(chid, float(number)) == ECA.NORMAL
+        ca.flush_io()
+        await until(lambda: len(seen) > count, message='no update to %d' % number)
+    subscription.close()
+    ca.clear_channel(chid)
+    assert [number for number, _ in seen[1:]] == numbers
+    for number, fields in seen:
+        assert list(fields) == ['name', 'ok', 'datatype', 'element_count', 'status',
+                                'severity', 'raw_stamp', 'timestamp'], number
+        assert (fields['name'], fields['ok'], fields['element_count']) == (BURST, True, 1)
+
+
 @RENEWED_KINDS
 async def test_alarm_fields_of_dropped_values_follow_the_record(datatype, cls):
     """Values a callback drops come back renewed with each update's own alarm status and
