@@ -107,10 +107,12 @@ cdef extern from *:
     #if !CAFFI_INTS_WRITABLE
         return 0;
     #elif PY_VERSION_HEX >= 0x030C0000
-        return caffi_int_is_one_digit(v) && PyType_HasFeature(Py_TYPE(op), Py_TPFLAGS_MANAGED_DICT);
+        return (caffi_int_is_one_digit(v)
+                && PyType_HasFeature(Py_TYPE(op), Py_TPFLAGS_MANAGED_DICT));
     #else
         Py_ssize_t size = Py_SIZE(op);
-        return caffi_int_is_one_digit(v) && size >= -1 && size <= 1 && (size == 0) == (v == 0);
+        return (caffi_int_is_one_digit(v) && size >= -1 && size <= 1
+                && (size == 0) == (v == 0));
     #endif
     }
     """
