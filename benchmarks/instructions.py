@@ -40,6 +40,7 @@ aio-update          caffi.aio ``camonitor`` (FORMAT_TIME, all_updates=True): one
 aio-caget           caffi.aio ``caget`` of a list of 1000 reads: their issue, the values made
                     ahead of the replies, libca's replies into C slots, the loop's wake-up
                     and the values filled in, per read
+aio-caget-time      the same with FORMAT_TIME (each value's alarm and stamp fields too)
 =================== =====================================================================
 
 Run to run (3-5 runs on the 2-core VM, loaded or not) the counts spread by at most 0.3 %
@@ -228,12 +229,13 @@ async def list_reads():
     # a list caget of 1000 reads in one batch (the one PV 1000 times: one channel); each
     # counted caget after the uncounted ones made the loop's descriptors and the list's memo
     names = [pv] * 1000
-    for path, n in ((None, 3), ('aio-caget', 10)):
-        with counted(path) if path else contextlib.nullcontext():
-            for i in range(n):
-                values = await aio.caget(names)
-        assert len(values) == 1000 and all(type(v) is ca_float for v in values)
-    expected['aio-caget'] = 10 * len(names)
+    for format, path in ((aio.FORMAT_RAW, 'aio-caget'), (aio.FORMAT_TIME, 'aio-caget-time')):
+        for counted_path, n in ((None, 3), (path, 10)):
+            with counted(counted_path) if counted_path else contextlib.nullcontext():
+                for i in range(n):
+                    values = await aio.caget(names, format=format)
+            assert len(values) == 1000 and all(type(v) is ca_float for v in values)
+        expected[path] = 10 * len(names)
 
 asyncio.run(list_reads())
 """ + CLIENT_TAIL,
@@ -288,9 +290,11 @@ FUNCTIONS = {
                   r"__pyx_pw_5caffi_4_aio_15ReadCompletions_\d+take",
                   r"__pyx_pw_5caffi_4_aio_9ReadBatch_\d+values"],
 }
+FUNCTIONS["aio-caget-time"] = FUNCTIONS["aio-caget"]
 # path -> the function whose calls are its operations, where not the first of FUNCTIONS
 OPERATIONS = {"aio-update": r"__pyx_f_5caffi_4_aio_6Member_deliver",
-              "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply"}
+              "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply",
+              "aio-caget-time": r"__pyx_f_5caffi_4_aio_on_read_reply"}
 PER_ELEMENT = {"callback-1m-numpy": 1000000}
 # path -> functions inside the operation left out of its count, each called once per operation:
 # pend_io's wait for the reply, whose futex path takes more or fewer instructions as the reply

@@ -117,6 +117,51 @@ cdef extern from *:
     }
     """
     bint INTS_WRITABLE "CAFFI_INTS_WRITABLE"
+
+
+cdef extern from *:
+    """
+    /* A time stamp's POSIX seconds as epicscorelibs computes them for aioca's .timestamp,
+       secs + nsec * 1e-9 in Python: the product rounded on its own before the sum (no fused
+       multiply-add, which some compilers would make of the expression). */
+    static inline double caffi_stamp_seconds(long long secs, unsigned int nsec) {
+        volatile double fraction = nsec * 1e-9;
+        return (double)secs + fraction;
+    }
+
+    /* round(x, 6) as CPython computes it (the decimal correctly rounded, ties to even, then
+       the double nearest to it) without its decimal strings: x * 1e6 is p + error exactly
+       (fma gives the product's rounding error), so the integer nearest to it, ties to
+       even, is rint(p), moved by one only where p is a tie that the error breaks. Then
+       n / 1e6 is the double nearest to the decimal, as CPython's strtod gives it. Exact
+       while |p| < 2**52 (every x up to 4.5e9, past the year 2100); 0 beyond, or for a NaN. */
+    static inline int caffi_round_to_microseconds(double x, double *rounded) {
+        volatile double product = x * 1e6;
+        double p = product, n, offset, error;
+        if (!(fabs(p) < 4503599627370496.0))
+            return 0;
+        error = fma(x, 1e6, -p);
+        n = rint(p);
+        offset = p - n;
+        if (offset == 0.5 && error > 0)
+            n += 1;
+        else if (offset == -0.5 && error < 0)
+            n -= 1;
+        *rounded = n / 1e6;
+        return 1;
+    }
+    """
+    double stamp_seconds "caffi_stamp_seconds"(long long secs, unsigned int nsec) noexcept nogil
+    bint round_to_microseconds "caffi_round_to_microseconds"(double x, double *rounded) \
+        noexcept nogil
+
+
+cdef extern from "Python.h":
+    char *PyOS_double_to_string(double val, char format_code, int precision, int flags,
+                                int *ptype) except NULL
+    double PyOS_string_to_double(const char *s, char **endptr, object overflow_exception) \
+        except? -1.0
+    void PyMem_Free(void *p)
     bint int_is_one_digit "caffi_int_is_one_digit"(long long v) noexcept nogil
     void write_one_digit_int "caffi_write_one_digit_int"(PyObject *op, long long v) noexcept
     bint int_rewritable "caffi_int_rewritable"(PyObject *op, long long v) noexcept
@@ -1082,14 +1127,20 @@ cdef class Request:
     cdef dict fields                  # the attributes of its plain numbers (value_fields)
 
     cdef bint plain_number(self):
-        """A number read plainly (FORMAT_RAW, one element): read_batch makes its value itself."""
-        return (self.element_count == 1 and not self.time_fields and not self.ctrl_fields
+        """A number of one element read with FORMAT_RAW or FORMAT_TIME (no CTRL fields):
+        read_batch makes its value itself."""
+        return (self.element_count == 1 and not self.ctrl_fields
                 and (self.kind == C_KIND_FLOAT or self.kind == C_KIND_INT))
 
     cdef dict value_fields(self, object name):
+        """A plain number's attributes as _Request.value gives them, in its order; a TIME
+        request's alarm and stamp fields hold what a reply without alarm has until
+        time_fields_of() writes the reply's."""
         if self.fields is None:
             self.fields = {'name': name, 'ok': True, 'datatype': self.datatype,
                            'element_count': self.element_count}
+            if self.time_fields:
+                self.fields.update(status=0, severity=0, raw_stamp=None, timestamp=0.0)
         return self.fields
 
     def count_to_read(self, long count):
@@ -1108,40 +1159,83 @@ cdef class Request:
 
 
 cdef object reply_value(ReadSlot *slot, Request request, object name, object prepared):
-    """The augmented value of an answered slot. A plain number is made here straight from the
-    reply, into what prepare() made; everything else goes through the Python value of the
-    reply and _Request.value, as a single caget's does."""
+    """The augmented value of an answered slot. A plain number (FORMAT_RAW or FORMAT_TIME) is
+    made here straight from the reply, into what prepare() made; everything else goes through
+    the Python value of the reply and _Request.value, as before."""
     cdef long dbrtype = slot.dbrtype
     cdef const char *value_at
     cdef double number
     cdef long long integer
-    if prepared is None or slot.count != 1:
+    cdef bint stamped = dba.dbr_type_is_TIME(dbrtype)
+    if prepared is None or slot.count != 1 or not (stamped or dba.dbr_type_is_plain(dbrtype)):
         return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
     value_at = <const char *>slot.data + dba.dbr_value_offset[dbrtype]
-    if dbrtype == dba.DBR_DOUBLE:
+    if dba.dbr_type_is_DOUBLE(dbrtype):
         number = (<const dba.dbr_double_t *>value_at)[0]
         integer = <long long>number
-    elif dbrtype == dba.DBR_FLOAT:
+    elif dba.dbr_type_is_FLOAT(dbrtype):
         number = (<const dba.dbr_float_t *>value_at)[0]
         integer = <long long>number
-    elif dbrtype == dba.DBR_LONG:
+    elif dba.dbr_type_is_LONG(dbrtype):
         integer = (<const dba.dbr_long_t *>value_at)[0]
         number = <double>integer
-    elif dbrtype == dba.DBR_SHORT:
+    elif dba.dbr_type_is_SHORT(dbrtype):
         integer = (<const dba.dbr_short_t *>value_at)[0]
         number = <double>integer
-    elif dbrtype == dba.DBR_ENUM:
+    elif dba.dbr_type_is_ENUM(dbrtype):
         integer = (<const dba.dbr_enum_t *>value_at)[0]
         number = <double>integer
     else:
         return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
     if type(prepared) is dict:
+        if stamped:
+            write_time_fields(<dict>prepared, slot.data)
         value = new_ca_float(number) if request.kind == C_KIND_FLOAT else new_ca_int(integer)
         set_number_fields(value, prepared)
         return value
     # a ca_float made by prepare() and seen by nobody yet: its number is set once, here
     (<PyFloatObject *><PyObject *>prepared).ob_fval = number
+    if stamped:
+        write_time_fields(<dict>PyObject_GenericGetDict(prepared, NULL), slot.data)
     return prepared
+
+
+cdef void write_time_fields(dict fields, const void *data) except *:
+    """A DBR_TIME_* reply's alarm and stamp into a plain number's fields (value_fields), as
+    _Request.value writes them from the reply's Python value: raw_stamp (POSIX seconds,
+    nanoseconds), timestamp rounded to the microsecond as round(x, 6) rounds it. The stamp
+    pair holds two ints: out of the cycle collector's lists, as CPython leaves such tuples
+    itself, so the dict of a list caget's value stays untracked too (set_number_fields)."""
+    # every DBR_TIME_* structure begins with status, severity and stamp
+    cdef const dba.dbr_time_short *head = <const dba.dbr_time_short *>data
+    if head.status:                       # the template holds 0: no alarm
+        fields['status'] = head.status
+    if head.severity:
+        fields['severity'] = head.severity
+    cdef long long secs = <long long>head.stamp.secPastEpoch + \
+        <long long>dba.POSIX_TIME_AT_EPICS_EPOCH
+    stamp = (secs, head.stamp.nsec)
+    PyObject_GC_UnTrack(<PyObject *>stamp)
+    fields['raw_stamp'] = stamp
+    fields['timestamp'] = microseconds_rounded(stamp_seconds(secs, head.stamp.nsec))
+
+
+cdef double microseconds_rounded(double seconds) except? -1.0:
+    """round(seconds, 6), as aioca rounds a timestamp (epicscorelibs.ca.dbr)."""
+    cdef double rounded
+    if round_to_microseconds(seconds, &rounded):
+        return rounded
+    # where the fast way is not exact: CPython's own correctly rounded digits and back
+    cdef char *digits = PyOS_double_to_string(seconds, b'f', 6, 0, NULL)
+    try:
+        return PyOS_string_to_double(digits, NULL, None)
+    finally:
+        PyMem_Free(digits)
+
+
+def _microseconds_rounded(double seconds):
+    """microseconds_rounded() for the tests, which check it against round(seconds, 6)."""
+    return microseconds_rounded(seconds)
 
 
 cdef ReadBatch new_batch(ReadCompletions completions, list names, list requests):

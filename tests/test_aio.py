@@ -5,6 +5,8 @@ Monitors are in test_aio_monitor.py; scripts, threads, uvloop and leaks in test_
 import asyncio
 import datetime
 import gc
+import math
+import random
 import sys
 import time
 
@@ -16,6 +18,8 @@ from epicscorelibs.ca import cadef, dbr
 
 import caffi.aio as aioca
 import caffi.aio._core as _core
+import caffi._aio as _aio
+import caffi.ca as ca
 from caffi.aio import (DBR_CHAR, DBR_CHAR_BYTES, DBR_CHAR_STR, DBR_CHAR_UNICODE, DBR_CLASS_NAME,
                        DBR_DOUBLE, DBR_ENUM, DBR_ENUM_STR, DBR_FLOAT, DBR_LONG, DBR_SHORT,
                        DBR_STRING, DBR_STSACK_STRING, FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME,
@@ -98,6 +102,62 @@ async def test_list_caget_gives_what_single_cagets_give(format):
     values = await caget(LIST_NAMES + ['catest'], format=format)
     singles = [await caget(name, format=format) for name in LIST_NAMES + ['catest']]
     assert [_described(v) for v in values] == [_described(v) for v in singles]
+
+
+TIME_FIELDS = ['name', 'ok', 'datatype', 'element_count', 'status', 'severity', 'raw_stamp',
+               'timestamp']
+
+
+@pytest.mark.parametrize('pv, datatype, cls', [
+    ('catest', None, dbr.ca_float), ('catest', int, dbr.ca_int), ('catest', DBR_SHORT, dbr.ca_int),
+    ('catest', DBR_FLOAT, dbr.ca_float), ('calong', None, dbr.ca_int),
+    ('calong', float, dbr.ca_float), ('cabo', None, dbr.ca_int), ('cabo', DBR_LONG, dbr.ca_int),
+])
+async def test_time_values_carry_their_replys_alarm_and_stamp(pv, datatype, cls):
+    """FORMAT_TIME numbers (made in C from the reply, single and listed) have the alarm and
+    stamp of the record as caffi.ca reads them, in aioca's form: raw_stamp (POSIX seconds,
+    nanoseconds) and timestamp = round(seconds + nanoseconds * 1e-9, 6)."""
+    await caput('catest', 12.0, wait=True)                # HIGH: a MINOR alarm
+    single = await caget(pv, format=FORMAT_TIME, datatype=datatype)
+    listed = await caget([pv, pv], format=FORMAT_TIME, datatype=datatype)
+    status, chid = ca.create_channel(pv)                  # in caffi.aio's context (a call above)
+    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
+    status, read = ca.get(chid, ca.DBR.TIME_DOUBLE)
+    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
+    fields = read.get()               # the record has not processed since the cagets
+    ca.clear_channel(chid)
+    await caput('catest', 1.5, wait=True)
+    secs, nsec = fields['stamp']['seconds'], fields['stamp']['nanoseconds']
+    for value in [single] + listed:
+        assert type(value) is cls and value.name == pv and list(vars(value)) == TIME_FIELDS
+        assert (value.status, value.severity) == (fields['status'], fields['severity'])
+        assert value.raw_stamp == (secs, nsec) and type(value.raw_stamp[0]) is int
+        assert value.timestamp == round(secs + nsec * 1e-9, 6)
+        assert value.datetime == datetime.datetime.fromtimestamp(value.timestamp)
+    if pv == 'catest':
+        assert (single.status, single.severity) != (0, 0)
+    # a listed value holds atoms only: it stays out of the cycle collector's lists
+    assert not gc.is_tracked(listed[0]) and not gc.is_tracked(vars(listed[0]))
+
+
+async def test_timestamps_round_as_python_rounds():
+    """The C rounding of a TIME value's timestamp is round(seconds, 6), as aioca computes it:
+    over random stamps, stamps half a microsecond apart (+- a few ns), exact decimal ties,
+    negative and huge numbers (where it falls back on CPython's decimal strings)."""
+    rounded = _aio._microseconds_rounded
+    generator = random.Random(20261204)
+    cases = [0.0, -0.0, 2.5e-7, 1.5e-6, 2.5e-6, 4.6e9, 5e15, 1e300, -1e300, float('inf')]
+    for i in range(20000):
+        secs = generator.randint(0, 4_000_000_000)
+        cases.append(secs + generator.randint(0, 999_999_999) * 1e-9)
+        half = generator.randint(0, 999_999) * 1000 + 500 + generator.randint(-3, 3)
+        cases.append(secs + half * 1e-9)
+        cases.append((i + 0.5) / 1e6)
+        cases.append(-generator.random() * 1e9)
+    for x in cases:
+        expected = round(x, 6)
+        assert rounded(x) == expected and math.copysign(1, rounded(x)) == math.copysign(
+            1, expected), x
 
 
 @pytest.mark.parametrize('datatype', [DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG,
