@@ -1135,7 +1135,7 @@ cdef class Request:
     cdef dict value_fields(self, object name):
         """A plain number's attributes as _Request.value gives them, in its order; a TIME
         request's alarm and stamp fields hold what a reply without alarm has until
-        time_fields_of() writes the reply's."""
+        write_time_fields() writes the reply's."""
         if self.fields is None:
             self.fields = {'name': name, 'ok': True, 'datatype': self.datatype,
                            'element_count': self.element_count}
