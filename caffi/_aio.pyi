@@ -18,6 +18,7 @@ KIND_BYTES_ARRAY: int
 KIND_CHAR_STR: int
 KIND_CHAR_BYTES: int
 KIND_CHAR_UNICODE: int
+READ_VALUES_RENEWED: bool
 
 def value_of(kind: int, raw: Any, dtype: Any) -> Any: ...
 def report_callback_error(name: Any) -> None: ...

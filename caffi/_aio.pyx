@@ -60,6 +60,28 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* A dict's version (PEP 509's ma_version_tag, through 3.13): CPython gives a dict a new
+       one at every change, so a dict showing the version recorded after its last write by
+       caffi has not changed since. 3.14 keeps none: there a read's value is never renewed
+       (renewed_read_value). 3.12 deprecated the field: the warning is silenced here. */
+    #define CAFFI_DICT_VERSIONS (PY_VERSION_HEX < 0x030E0000)
+    static inline unsigned long long caffi_dict_version(PyObject *d) {
+    #if CAFFI_DICT_VERSIONS
+    _Py_COMP_DIAG_PUSH
+    _Py_COMP_DIAG_IGNORE_DEPR_DECLS
+        return ((PyDictObject *)d)->ma_version_tag;
+    _Py_COMP_DIAG_POP
+    #else
+        return 0;
+    #endif
+    }
+    """
+    bint DICT_VERSIONS "CAFFI_DICT_VERSIONS"
+    unsigned long long dict_version "caffi_dict_version"(object d)
+
+
+cdef extern from *:
+    """
     /* Whether a 2-tuple only its holder refers to may have its items replaced in place
        (as CPython's zip() refills its result tuple). From 3.14 a tuple caches its hash:
        there a new one is made instead. */
@@ -884,6 +906,7 @@ cdef struct ReadSlot:
     long count
     int status                       # libca's ECA code, or READ_OUTSTANDING
     bint refused                     # libca refused the read at once: `status` is its return
+    bint renewed                     # its prepared value is a renewed one (renewed_read_value)
     double inline_reply[INLINE_REPLY_DOUBLES]
 
 
@@ -1069,13 +1092,19 @@ cdef class ReadBatch(PendingRead):
             request = <Request>self.requests[i]
             if not request.plain_number():
                 continue
+            value = renewed_read_value(request)
+            if value is not None:
+                prepared[i] = value
+                self.slots[i].renewed = True
+                continue
             fields = PyDict_Copy(request.value_fields(self.names[i]))
             if request.kind == C_KIND_FLOAT and PLAIN_CA_FLOAT:
                 value = new_ca_float(0.0)
                 set_number_fields(value, fields)
                 prepared[i] = value
+                keep_read_value(request, value, fields)
             else:
-                prepared[i] = fields
+                prepared[i] = fields          # a ca_int needs its number: made at the reply
 
     def refused(self):
         """The ECA code libca refused the first refused read with at its issue (no read
@@ -1124,6 +1153,13 @@ cdef class Request:
     cdef public bint time_fields
     cdef public bint ctrl_fields
     cdef dict fields                  # the attributes of its plain numbers (value_fields)
+    # The last two plain numbers made for this request's reads, renewed by a later read once
+    # nothing else refers to them (renewed_read_value), and their dicts' versions after
+    # caffi's last write (unchanged since: nobody else wrote them).
+    cdef object recent_value
+    cdef object older_value
+    cdef unsigned long long recent_version
+    cdef unsigned long long older_version
 
     cdef bint plain_number(self):
         """A number of one element read with FORMAT_RAW or FORMAT_TIME (no CTRL fields):
@@ -1186,30 +1222,94 @@ cdef object reply_value(ReadSlot *slot, Request request, object name, object pre
         number = <double>integer
     else:
         return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
+    cdef dict fields
     if type(prepared) is dict:
+        fields = <dict>prepared
         if stamped:
-            write_time_fields(<dict>prepared, slot.data)
+            write_time_fields(fields, slot.data, False)
         value = new_ca_float(number) if request.kind == C_KIND_FLOAT else new_ca_int(integer)
-        set_number_fields(value, prepared)
+        set_number_fields(value, fields)
+        if request.kind == C_KIND_INT:
+            keep_read_value(request, value, fields)
         return value
-    # a ca_float made by prepare() and seen by nobody yet: its number is set once, here
-    (<PyFloatObject *><PyObject *>prepared).ob_fval = number
+    # a value prepare() made or renewed, seen by nobody yet: its number is set once, here
+    if request.kind == C_KIND_FLOAT:
+        (<PyFloatObject *><PyObject *>prepared).ob_fval = number
+    elif int_rewritable(<PyObject *>prepared, integer):     # a renewed ca_int
+        write_one_digit_int(<PyObject *>prepared, integer)
+    else:                      # one its dict's place does not allow: made new after all
+        slot.renewed = False
+        return reply_value(slot, request, name, PyDict_Copy(request.fields))
     if stamped:
-        write_time_fields(<dict>PyObject_GenericGetDict(prepared, NULL), slot.data)
+        fields = <dict>PyObject_GenericGetDict(prepared, NULL)
+        write_time_fields(fields, slot.data, slot.renewed)
+        note_written(request, prepared, fields)
     return prepared
 
 
-cdef void write_time_fields(dict fields, const void *data) except *:
+# Whether reads renew the values nobody holds any more (for the tests: where they may not,
+# every read makes new ones)
+READ_VALUES_RENEWED = bool(DICT_VERSIONS and PLAIN_CA_FLOAT)
+
+
+cdef object renewed_read_value(Request request):
+    """A plain number this request made for an earlier read (kept in recent_value and
+    older_value), which nothing else refers to any more, ready to be this read's value; or
+    None. A polling loop (`values = await caget(pvs)`, again and again) then makes and frees
+    no object per PV: its previous values are still bound while the next read is prepared,
+    the ones before are free. As unobservable as the monitors' renewed spares (see
+    unreferenced_number): its number and stamp are written at the reply, into a dict that
+    nobody changed since caffi wrote it (its version) and nobody else holds."""
+    if renewable_read_value(<PyObject *>request.older_value, request.older_version,
+                            request.kind):
+        request.older_value, request.recent_value = request.recent_value, request.older_value
+        request.older_version, request.recent_version = (request.recent_version,
+                                                         request.older_version)
+        return request.recent_value
+    if renewable_read_value(<PyObject *>request.recent_value, request.recent_version,
+                            request.kind):
+        return request.recent_value
+    return None
+
+
+cdef inline bint renewable_read_value(PyObject *kept, unsigned long long version, int kind):
+    # `kept` is borrowed: the request's reference is the one unreferenced_number allows
+    if not DICT_VERSIONS or kept == <PyObject *>None or not unreferenced_number(<object>kept,
+                                                                               kind):
+        return False
+    fields = PyObject_GenericGetDict(<object>kept, NULL)
+    return Py_REFCNT(fields) == 2 and dict_version(fields) == version   # the value's and ours
+
+
+cdef inline void keep_read_value(Request request, object value, dict fields):
+    """A new plain number made for a read of this request, `fields` its dict as caffi wrote
+    it: kept for renewal (where it may be)."""
+    if DICT_VERSIONS:
+        request.older_value, request.recent_value = request.recent_value, value
+        request.older_version, request.recent_version = (request.recent_version,
+                                                         dict_version(fields))
+
+
+cdef inline void note_written(Request request, object value, dict fields):
+    """caffi wrote a kept value's dict again (a reply's stamp): its version to expect."""
+    if value is request.recent_value:
+        request.recent_version = dict_version(fields)
+    elif value is request.older_value:
+        request.older_version = dict_version(fields)
+
+
+cdef void write_time_fields(dict fields, const void *data, bint renewed) except *:
     """A DBR_TIME_* reply's alarm and stamp into a plain number's fields (value_fields), as
     _Request.value writes them from the reply's Python value: raw_stamp (POSIX seconds,
     nanoseconds), timestamp rounded to the microsecond as round(x, 6) rounds it. The stamp
     pair holds two ints: out of the cycle collector's lists, as CPython leaves such tuples
-    itself, so the dict of a list caget's value stays untracked too (set_number_fields)."""
+    itself, so the dict of a list caget's value stays untracked too (set_number_fields).
+    `renewed`: the dict holds an earlier reply's alarm, not the template's none."""
     # every DBR_TIME_* structure begins with status, severity and stamp
     cdef const dba.dbr_time_short *head = <const dba.dbr_time_short *>data
-    if head.status:                       # the template holds 0: no alarm
+    if head.status or renewed:            # the template holds 0: no alarm
         fields['status'] = head.status
-    if head.severity:
+    if head.severity or renewed:
         fields['severity'] = head.severity
     cdef long long secs = <long long>head.stamp.secPastEpoch + \
         <long long>dba.POSIX_TIME_AT_EPICS_EPOCH

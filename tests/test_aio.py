@@ -9,6 +9,7 @@ import math
 import random
 import sys
 import time
+import weakref
 
 import numpy
 import pytest
@@ -55,8 +56,10 @@ async def test_list_caget_numbers_stay_out_of_the_cycle_collector():
     assert isinstance(one, dbr.ca_float) and one.ok
     values[0].note = 'kept'
     assert values[0].note == 'kept' and values[0] + 0 == float(values[0])
-    # nothing but the list holds them: reference counting frees them with it
-    assert [sys.getrefcount(values[i]) for i in range(len(values))] == [2] * len(values)
+    # nothing but the list holds them (but the last two per PV: each PV's request keeps
+    # them for renewal, see test_polled_values_are_renewed_once_nobody_holds_them):
+    # reference counting frees them with it
+    assert [sys.getrefcount(values[i]) for i in range(24)] == [2] * 24
 
 
 async def test_caget_missing_pv_throws_and_not():
@@ -108,6 +111,25 @@ TIME_FIELDS = ['name', 'ok', 'datatype', 'element_count', 'status', 'severity', 
                'timestamp']
 
 
+def _ca_time_fields(pv):
+    """The DBR_TIME_DOUBLE fields of `pv` as caffi.ca reads them."""
+    status, chid = ca.create_channel(pv)                  # in caffi.aio's context (a call above)
+    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
+    status, read = ca.get(chid, ca.DBR.TIME_DOUBLE)
+    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
+    ca.clear_channel(chid)
+    return read.get()
+
+
+def _check_time_value(value, pv, fields):
+    secs, nsec = fields['stamp']['seconds'], fields['stamp']['nanoseconds']
+    assert value.name == pv and list(vars(value)) == TIME_FIELDS
+    assert (value.status, value.severity) == (fields['status'], fields['severity'])
+    assert value.raw_stamp == (secs, nsec) and type(value.raw_stamp[0]) is int
+    assert value.timestamp == round(secs + nsec * 1e-9, 6)
+    assert value.datetime == datetime.datetime.fromtimestamp(value.timestamp)
+
+
 @pytest.mark.parametrize('pv, datatype, cls', [
     ('catest', None, dbr.ca_float), ('catest', int, dbr.ca_int), ('catest', DBR_SHORT, dbr.ca_int),
     ('catest', DBR_FLOAT, dbr.ca_float), ('calong', None, dbr.ca_int),
@@ -120,24 +142,105 @@ async def test_time_values_carry_their_replys_alarm_and_stamp(pv, datatype, cls)
     await caput('catest', 12.0, wait=True)                # HIGH: a MINOR alarm
     single = await caget(pv, format=FORMAT_TIME, datatype=datatype)
     listed = await caget([pv, pv], format=FORMAT_TIME, datatype=datatype)
-    status, chid = ca.create_channel(pv)                  # in caffi.aio's context (a call above)
-    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
-    status, read = ca.get(chid, ca.DBR.TIME_DOUBLE)
-    assert status == ECA.NORMAL and ca.pend_io(5) == ECA.NORMAL
-    fields = read.get()               # the record has not processed since the cagets
-    ca.clear_channel(chid)
+    fields = _ca_time_fields(pv)      # the record has not processed since the cagets
     await caput('catest', 1.5, wait=True)
-    secs, nsec = fields['stamp']['seconds'], fields['stamp']['nanoseconds']
     for value in [single] + listed:
-        assert type(value) is cls and value.name == pv and list(vars(value)) == TIME_FIELDS
-        assert (value.status, value.severity) == (fields['status'], fields['severity'])
-        assert value.raw_stamp == (secs, nsec) and type(value.raw_stamp[0]) is int
-        assert value.timestamp == round(secs + nsec * 1e-9, 6)
-        assert value.datetime == datetime.datetime.fromtimestamp(value.timestamp)
+        assert type(value) is cls
+        _check_time_value(value, pv, fields)
     if pv == 'catest':
         assert (single.status, single.severity) != (0, 0)
     # a listed value holds atoms only: it stays out of the cycle collector's lists
     assert not gc.is_tracked(listed[0]) and not gc.is_tracked(vars(listed[0]))
+
+
+PLAIN_FIELDS = {'catest': {'name': 'catest', 'ok': True, 'datatype': DBR_DOUBLE,
+                           'element_count': 1},
+                'calong': {'name': 'calong', 'ok': True, 'datatype': DBR_LONG,
+                           'element_count': 1}}
+
+
+async def test_polled_values_are_renewed_once_nobody_holds_them():
+    """A list caget's plain numbers are kept by their request and renewed by a later read
+    once nothing else refers to them: `values = await caget(pvs)` in a loop alternates
+    between two sets of objects. A value still held never changes; a renewed one is what a
+    new one would be, through every digit count and sign of an int."""
+    names = ['catest', 'calong']
+    await caput('catest', 1.5, wait=True)
+    await caput('calong', 7, wait=True)
+    first = await caget(names)
+    second = await caget(names)
+    first_ids = [id(v) for v in first]
+    del first
+    for number in [3, 0, 0, -3, 2**30 - 1, -2**30 + 1, 0, 5]:     # calong's: one digit or zero
+        await caput('catest', number + 0.25, wait=True)
+        await caput('calong', number, wait=True)
+        polled = await caget(names)
+        assert polled == [number + 0.25, number] and second == [1.5, 7]
+        assert [type(v) for v in polled] == [dbr.ca_float, dbr.ca_int]
+        assert [vars(v) for v in polled] == [PLAIN_FIELDS[name] for name in names]
+        assert [list(vars(v)) for v in polled] == [list(PLAIN_FIELDS[name]) for name in names]
+        if _aio.READ_VALUES_RENEWED and number == 3:
+            assert [id(v) for v in polled] == first_ids    # the first's, which nobody held
+        del polled
+    await caput('calong', 2**31 - 1, wait=True)          # more digits: an int made new
+    assert await caget('calong') == 2**31 - 1
+    await caput('catest', 1.5, wait=True)
+
+
+@pytest.mark.parametrize('keep', ['attribute set', 'attribute deleted and set again',
+                                  'attribute changed', 'its dict', 'a weak reference',
+                                  'its class changed'])
+async def test_dropped_values_seen_by_someone_are_not_renewed(keep):
+    """A dropped value that its user changed, or that is still reachable (its dict, a weak
+    reference), is never renewed: no later value shows the change, what is reachable never
+    changes."""
+    class Number(dbr.ca_float):
+        pass
+    kept = None
+    for round_number in range(6):
+        await caput('catest', round_number + 0.5, wait=True)
+        for _ in range(3):                                # renewing reads, if any may renew
+            values = await caget(['catest', 'catest'])
+            for value in values:
+                assert type(value) is dbr.ca_float and value == round_number + 0.5
+                assert list(vars(value).items()) == list(PLAIN_FIELDS['catest'].items())
+                assert kept is None or (vars(value) is not kept if keep == 'its dict'
+                                        else value is not kept())
+        value = values[0]
+        if keep == 'attribute set':
+            value.note = 'mine'
+        elif keep == 'attribute deleted and set again':
+            del value.name                               # the dict's order changes
+            value.name = 'catest'
+        elif keep == 'attribute changed':
+            value.ok = False
+        elif keep == 'its dict':
+            kept = vars(value)
+        elif keep == 'a weak reference':
+            kept = weakref.ref(value)
+        else:
+            value.__class__ = Number
+        del value, values
+        if keep == 'its dict':
+            assert kept == PLAIN_FIELDS['catest']
+        elif keep == 'a weak reference' and kept() is not None:
+            assert kept() == round_number + 0.5           # kept, unchanged, or freed
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_renewed_time_values_carry_their_own_replys_alarm():
+    """A renewed FORMAT_TIME value gets this reply's alarm and stamp, also where the value
+    it renews had an alarm and this reply has none, and the reverse."""
+    for number in [12.0, 12.5, 1.5, 2.5, 13.0, 3.5]:     # HIGH = 10: a MINOR alarm
+        await caput('catest', number, wait=True)
+        values = await caget(['catest', 'catest'], format=FORMAT_TIME)
+        fields = _ca_time_fields('catest')
+        for value in values:
+            assert type(value) is dbr.ca_float and value == number
+            _check_time_value(value, 'catest', fields)
+        assert (values[0].severity != 0) == (number > 10)
+        del values
+    await caput('catest', 1.5, wait=True)
 
 
 async def test_timestamps_round_as_python_rounds():
