@@ -41,6 +41,8 @@ aio-caget           caffi.aio ``caget`` of a list of 1000 reads: their issue, th
                     ahead of the replies, libca's replies into C slots, the loop's wake-up
                     and the values filled in, per read
 aio-caget-time      the same with FORMAT_TIME (each value's alarm and stamp fields too)
+aio-caget-polled    ``values = await caget(names)`` again and again, 1000 PVs: the values
+                    made by the caget before the last one are renewed, not made
 =================== =====================================================================
 
 Run to run (3-5 runs on the 2-core VM, loaded or not) the counts spread by at most 0.3 %
@@ -135,6 +137,10 @@ print(json.dumps(expected), flush=True)
 # how many calls of the path's function the client made (None: whatever arrived in the block).
 # Before each counted block, the same operations uncounted (first calls: the libca thread's
 # Python thread state, lazily made objects, caches, the first allocations).
+# the PVs of aio-caget-polled: passive ao records beside bench.db's
+POLLED_PV, POLLED_PVS = "bench:polled:%d", 1000
+POLLED_RECORDS = "".join('record(ao, "%s") {\n}\n' % (POLLED_PV % i) for i in range(POLLED_PVS))
+
 CLIENTS = {
     "ao": CLIENT_HEAD + r"""
 subscribe_for(50, False)
@@ -197,7 +203,7 @@ for path, n in ((None, 100), ('format-time-double', 2000)):
             ca.format_dbr(ca.DBR.TIME_DOUBLE, 1, raw)
 expected['format-time-double'] = 2000
 """ + CLIENT_TAIL,
-    "aio": CLIENT_HEAD + r"""
+    "aio": CLIENT_HEAD + "POLLED_PV, POLLED_PVS = %r, %d\n" % (POLLED_PV, POLLED_PVS) + r"""
 import asyncio
 import caffi.aio as aio
 
@@ -236,6 +242,15 @@ async def list_reads():
                     values = await aio.caget(names, format=format)
             assert len(values) == 1000 and all(type(v) is ca_float for v in values)
         expected[path] = 10 * len(names)
+    # a polling loop over 1000 PVs: from the third caget on, each renews the values of the
+    # one before the last (its request kept them), which nothing refers to any more
+    names = [POLLED_PV % i for i in range(POLLED_PVS)]
+    for counted_path, n in ((None, 3), ('aio-caget-polled', 10)):
+        with counted(counted_path) if counted_path else contextlib.nullcontext():
+            for i in range(n):
+                values = await aio.caget(names)
+        assert len(values) == POLLED_PVS and all(type(v) is ca_float for v in values)
+    expected['aio-caget-polled'] = 10 * len(names)
 
 asyncio.run(list_reads())
 """ + CLIENT_TAIL,
@@ -290,11 +305,12 @@ FUNCTIONS = {
                   r"__pyx_pw_5caffi_4_aio_15ReadCompletions_\d+take",
                   r"__pyx_pw_5caffi_4_aio_9ReadBatch_\d+values"],
 }
-FUNCTIONS["aio-caget-time"] = FUNCTIONS["aio-caget"]
+FUNCTIONS["aio-caget-time"] = FUNCTIONS["aio-caget-polled"] = FUNCTIONS["aio-caget"]
 # path -> the function whose calls are its operations, where not the first of FUNCTIONS
 OPERATIONS = {"aio-update": r"__pyx_f_5caffi_4_aio_6Member_deliver",
               "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply",
-              "aio-caget-time": r"__pyx_f_5caffi_4_aio_on_read_reply"}
+              "aio-caget-time": r"__pyx_f_5caffi_4_aio_on_read_reply",
+              "aio-caget-polled": r"__pyx_f_5caffi_4_aio_on_read_reply"}
 PER_ELEMENT = {"callback-1m-numpy": 1000000}
 # path -> functions inside the operation left out of its count, each called once per operation:
 # pend_io's wait for the reply, whose futex path takes more or fewer instructions as the reply
@@ -495,7 +511,7 @@ def main():
     env = bench.make_env(port)
     runs = {}
     with tempfile.TemporaryDirectory(prefix="caffi-instructions-") as root, \
-            bench.bench_ioc(port, PIN):
+            bench.bench_ioc(port, PIN, POLLED_RECORDS):
         marks = build_marks(root)
         # two clients at a time: the counts do not depend on how the CPUs are shared
         jobs = [(rep, client) for rep in range(args.repeats) for client in args.clients.split(",")]

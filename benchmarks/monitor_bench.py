@@ -273,11 +273,14 @@ class Pinning:
         return (_ioc.taskset_prefix(self.client_cpu) if self.enabled else []) + argv
 
 
-def bench_ioc(port, pin):
-    """The CA-only soft IOC (caffi._ioc.SoftIoc, not started) serving bench.db on *port*,
-    pinned to the server CPU, in a session of its own, ready once it accepts TCP connections
-    and has printed the end of iocInit."""
-    return _ioc.SoftIoc(port=port, db=DB, env=make_env(port), max_array_bytes=MAX_ARRAY_BYTES,
+def bench_ioc(port, pin, more_records=""):
+    """The CA-only soft IOC (caffi._ioc.SoftIoc, not started) serving bench.db (and
+    *more_records*, database text) on *port*, pinned to the server CPU, in a session of its
+    own, ready once it accepts TCP connections and has printed the end of iocInit."""
+    with open(DB) as f:
+        records = f.read() + more_records
+    return _ioc.SoftIoc(port=port, db_text=records, env=make_env(port),
+                        max_array_bytes=MAX_ARRAY_BYTES,
                         prefix=pin.server_prefix(), new_session=True,
                         ready=[_ioc.log_contains("iocRun: All initialization complete")])
 

@@ -1087,7 +1087,8 @@ cdef class ReadBatch(PendingRead):
         """Make each plain number's value object and attribute dict ahead of its reply."""
         cdef Py_ssize_t i
         cdef Request request
-        prepared = self.prepared = [None] * self.size
+        cdef list prepared = [None] * self.size
+        self.prepared = prepared
         for i in range(self.size):
             request = <Request>self.requests[i]
             if not request.plain_number():
@@ -1342,9 +1343,16 @@ cdef ReadBatch new_batch(ReadCompletions completions, list names, list requests)
     if len(requests) != n:
         raise ValueError('a request per name')
     cdef ReadBatch batch = ReadBatch.__new__(ReadBatch)
-    batch.slots = <ReadSlot *>calloc(n if n > 0 else 1, sizeof(ReadSlot))
+    # not calloc: zeroing every slot's reply space costs more than these stores (issue() and
+    # write_batch() set the rest)
+    batch.slots = <ReadSlot *>malloc((n if n > 0 else 1) * sizeof(ReadSlot))
     if batch.slots == NULL:
         raise MemoryError()
+    cdef Py_ssize_t i
+    for i in range(n):
+        batch.slots[i].data = NULL
+        batch.slots[i].refused = False
+        batch.slots[i].renewed = False
     batch.size = n
     batch.names = names
     batch.requests = requests
