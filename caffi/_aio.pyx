@@ -1026,8 +1026,9 @@ cdef class ReadBatch(PendingRead):
     loop's ReadCompletions in `issued`, both until every read is answered.
 
     While the server answers, prepare() makes what the values need beforehand (their attribute
-    dicts, and the ca_float objects themselves), so that once the replies are in, values() has
-    little left to do per PV: the loop would only wait otherwise."""
+    dicts, and the ca_float objects themselves), or takes values of earlier reads to renew
+    (renewed_read_value), so that once the replies are in, values() has little left to do per
+    PV: the loop would only wait otherwise."""
     cdef ReadState state
     cdef ReadSlot *slots
     cdef Py_ssize_t size
@@ -1084,7 +1085,8 @@ cdef class ReadBatch(PendingRead):
             self.unregister()                  # answered: no libca thread writes it any more
 
     def prepare(self):
-        """Make each plain number's value object and attribute dict ahead of its reply."""
+        """Make (or renew) each plain number's value object and attribute dict ahead of its
+        reply."""
         cdef Py_ssize_t i
         cdef Request request
         cdef list prepared = [None] * self.size
