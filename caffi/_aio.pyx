@@ -198,6 +198,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyTuple_GET_SIZE(PyObject *p)
     PyObject *PyTuple_GET_ITEM(PyObject *p, Py_ssize_t pos)
     void PyTuple_SET_ITEM(PyObject *p, Py_ssize_t pos, PyObject *o)
+    PyObject *PyList_GET_ITEM(object p, Py_ssize_t pos)
+    void PyList_SET_ITEM(object p, Py_ssize_t pos, PyObject *o)
     Py_ssize_t Py_REFCNT_PTR "Py_REFCNT"(PyObject *o)
     void Py_DECREF_PTR "Py_DECREF"(PyObject *o)
     int PyObject_GC_IsTracked(object o)
@@ -606,6 +608,16 @@ cdef inline void refill_pair(PyObject *pair, object first, object second):
     PyTuple_SET_ITEM(pair, 1, <PyObject *>second)
     Py_DECREF_PTR(old_first)
     Py_DECREF_PTR(old_second)
+
+
+cdef inline void store_item(list items, Py_ssize_t i, object item) noexcept:
+    """items[i] = item, i in range: a read's per-PV stores, which Cython's generic one (that
+    gcc inlines or not as the module grows: +29 instructions per read when not) would make
+    depend on the rest of the module."""
+    cdef PyObject *old = PyList_GET_ITEM(items, i)
+    Py_INCREF(item)
+    PyList_SET_ITEM(items, i, <PyObject *>item)
+    Py_DECREF_PTR(old)
 
 
 cdef enum:
@@ -1097,17 +1109,17 @@ cdef class ReadBatch(PendingRead):
                 continue
             value = renewed_read_value(request)
             if value is not None:
-                prepared[i] = value
+                store_item(prepared, i, value)
                 self.slots[i].renewed = True
                 continue
             fields = PyDict_Copy(request.value_fields(self.names[i]))
             if request.kind == C_KIND_FLOAT and PLAIN_CA_FLOAT:
                 value = new_ca_float(0.0)
                 set_number_fields(value, fields)
-                prepared[i] = value
-                keep_read_value(request, value, fields)
+                store_item(prepared, i, value)
+                keep_read_value(request, value, fields, NULL)
             else:
-                prepared[i] = fields          # a ca_int needs its number: made at the reply
+                store_item(prepared, i, fields)   # a ca_int needs its number: made at the reply
 
     def refused(self):
         """The ECA code libca refused the first refused read with at its issue (no read
@@ -1135,11 +1147,21 @@ cdef class ReadBatch(PendingRead):
             if status != caerr.ECA_NORMAL:
                 self.failures += 1
             if status != caerr.ECA_NORMAL or self.writes:     # a write's value is its status
-                result[i] = nothing(self.names[i], eca_member(status))
+                store_item(result, i, nothing(self.names[i], eca_member(status)))
             else:
-                result[i] = reply_value(slot, <Request>self.requests[i], self.names[i],
-                                        prepared[i])
+                store_item(result, i, reply_value(slot, <Request>self.requests[i],
+                                                  self.names[i], prepared[i]))
         return result
+
+
+cdef struct KeptFields:
+    # What caffi last wrote into the dict of a value a Request keeps (renewed_read_value). The
+    # dict holds it all while it shows this version, so the two objects are alive then.
+    unsigned long long version
+    PyObject *stamp                   # FORMAT_TIME: the raw_stamp pair and timestamp float
+    PyObject *timestamp               # it holds (borrowed from the dict), or NULL
+    long status
+    long severity
 
 
 cdef class Request:
@@ -1157,12 +1179,12 @@ cdef class Request:
     cdef public bint ctrl_fields
     cdef dict fields                  # the attributes of its plain numbers (value_fields)
     # The last two plain numbers made for this request's reads, renewed by a later read once
-    # nothing else refers to them (renewed_read_value), and their dicts' versions after
-    # caffi's last write (unchanged since: nobody else wrote them).
+    # nothing else refers to them (renewed_read_value), and what caffi last wrote into their
+    # dicts.
     cdef object recent_value
     cdef object older_value
-    cdef unsigned long long recent_version
-    cdef unsigned long long older_version
+    cdef KeptFields kept[2]           # recent_value's at kept[recent_at], older_value's at the
+    cdef int recent_at                # other: a swap of the two is one store
 
     cdef bint plain_number(self):
         """A number of one element read with FORMAT_RAW or FORMAT_TIME (no CTRL fields):
@@ -1226,14 +1248,15 @@ cdef object reply_value(ReadSlot *slot, Request request, object name, object pre
     else:
         return request.value(name, format_buffer(dbrtype, slot.count, slot.data, True))
     cdef dict fields
+    cdef KeptFields written
     if type(prepared) is dict:
         fields = <dict>prepared
         if stamped:
-            write_time_fields(fields, slot.data, False)
+            write_time_fields(fields, slot.data, False, &written)
         value = new_ca_float(number) if request.kind == C_KIND_FLOAT else new_ca_int(integer)
         set_number_fields(value, fields)
         if request.kind == C_KIND_INT:
-            keep_read_value(request, value, fields)
+            keep_read_value(request, value, fields, &written if stamped else NULL)
         return value
     # a value prepare() made or renewed, seen by nobody yet: its number is set once, here
     if request.kind == C_KIND_FLOAT:
@@ -1244,9 +1267,8 @@ cdef object reply_value(ReadSlot *slot, Request request, object name, object pre
         slot.renewed = False
         return reply_value(slot, request, name, PyDict_Copy(request.fields))
     if stamped:
-        fields = <dict>PyObject_GenericGetDict(prepared, NULL)
-        write_time_fields(fields, slot.data, slot.renewed)
-        note_written(request, prepared, fields)
+        write_time_fields(<dict>PyObject_GenericGetDict(prepared, NULL), slot.data,
+                          slot.renewed, kept_fields(request, prepared))
     return prepared
 
 
@@ -1263,19 +1285,19 @@ cdef object renewed_read_value(Request request):
     the ones before are free. As unobservable as the monitors' renewed spares (see
     unreferenced_number): its number and stamp are written at the reply, into a dict that
     nobody changed since caffi wrote it (its version) and nobody else holds."""
-    if renewable_read_value(<PyObject *>request.older_value, request.older_version,
-                            request.kind):
+    if renewable_read_value(<PyObject *>request.older_value,
+                            request.kept[1 - request.recent_at].version, request.kind):
         request.older_value, request.recent_value = request.recent_value, request.older_value
-        request.older_version, request.recent_version = (request.recent_version,
-                                                         request.older_version)
+        request.recent_at = 1 - request.recent_at
         return request.recent_value
-    if renewable_read_value(<PyObject *>request.recent_value, request.recent_version,
-                            request.kind):
+    if renewable_read_value(<PyObject *>request.recent_value,
+                            request.kept[request.recent_at].version, request.kind):
         return request.recent_value
     return None
 
 
-cdef inline bint renewable_read_value(PyObject *kept, unsigned long long version, int kind):
+cdef inline bint renewable_read_value(PyObject *kept, unsigned long long version,
+                                      int kind) noexcept:
     # `kept` is borrowed: the request's reference is the one unreferenced_number allows
     if not DICT_VERSIONS or kept == <PyObject *>None or not unreferenced_number(<object>kept,
                                                                                kind):
@@ -1284,42 +1306,75 @@ cdef inline bint renewable_read_value(PyObject *kept, unsigned long long version
     return Py_REFCNT(fields) == 2 and dict_version(fields) == version   # the value's and ours
 
 
-cdef inline void keep_read_value(Request request, object value, dict fields):
+cdef inline void keep_read_value(Request request, object value, dict fields,
+                                 const KeptFields *written) noexcept:
     """A new plain number made for a read of this request, `fields` its dict as caffi wrote
-    it: kept for renewal (where it may be)."""
-    if DICT_VERSIONS:
-        request.older_value, request.recent_value = request.recent_value, value
-        request.older_version, request.recent_version = (request.recent_version,
-                                                         dict_version(fields))
+    it (`written`: its FORMAT_TIME fields, by write_time_fields): kept for renewal."""
+    if not DICT_VERSIONS:
+        return
+    request.older_value, request.recent_value = request.recent_value, value
+    request.recent_at = 1 - request.recent_at      # the older one's place is the new one's
+    cdef KeptFields *recent = &request.kept[request.recent_at]
+    if written != NULL:
+        recent[0] = written[0]
+    else:                      # the template's: no alarm, stamp fields not written yet
+        recent.stamp = recent.timestamp = NULL
+        recent.status = recent.severity = 0
+    recent.version = dict_version(fields)
 
 
-cdef inline void note_written(Request request, object value, dict fields):
-    """caffi wrote a kept value's dict again (a reply's stamp): its version to expect."""
+cdef inline KeptFields *kept_fields(Request request, object value) noexcept:
+    """What the request knows of the dict of `value`, one it keeps; NULL for another."""
     if value is request.recent_value:
-        request.recent_version = dict_version(fields)
-    elif value is request.older_value:
-        request.older_version = dict_version(fields)
+        return &request.kept[request.recent_at]
+    if value is request.older_value:
+        return &request.kept[1 - request.recent_at]
+    return NULL
 
 
-cdef void write_time_fields(dict fields, const void *data, bint renewed) except *:
+cdef void write_time_fields(dict fields, const void *data, bint renewed,
+                            KeptFields *kept) except *:
     """A DBR_TIME_* reply's alarm and stamp into a plain number's fields (value_fields), as
     _Request.value writes them from the reply's Python value: raw_stamp (POSIX seconds,
     nanoseconds), timestamp rounded to the microsecond as round(x, 6) rounds it. The stamp
     pair holds two ints: out of the cycle collector's lists, as CPython leaves such tuples
     itself, so the dict of a list caget's value stays untracked too (set_number_fields).
-    `renewed`: the dict holds an earlier reply's alarm, not the template's none."""
+
+    `renewed`: the dict holds an earlier reply's fields, not the template's (no alarm). `kept`
+    (or NULL): what caffi last wrote into the dict of a value its request keeps, which tells
+    a renewed one's fields without a lookup (the alarm is written where it changes, the stamp
+    pair and timestamp that only the dict refers to are refilled in place), and is updated to
+    what this reply wrote."""
     # every DBR_TIME_* structure begins with status, severity and stamp
     cdef const dba.dbr_time_short *head = <const dba.dbr_time_short *>data
-    if head.status or renewed:            # the template holds 0: no alarm
-        fields['status'] = head.status
-    if head.severity or renewed:
+    cdef bint known = renewed and kept != NULL
+    if (head.status != kept.status) if known else (head.status or renewed):
+        fields['status'] = head.status            # (the template holds 0: no alarm)
+    if (head.severity != kept.severity) if known else (head.severity or renewed):
         fields['severity'] = head.severity
     cdef long long secs = <long long>head.stamp.secPastEpoch + \
         <long long>dba.POSIX_TIME_AT_EPICS_EPOCH
-    stamp = (secs, head.stamp.nsec)
-    PyObject_GC_UnTrack(<PyObject *>stamp)
-    fields['raw_stamp'] = stamp
-    fields['timestamp'] = microseconds_rounded(stamp_seconds(secs, head.stamp.nsec))
+    cdef double timestamp = microseconds_rounded(stamp_seconds(secs, head.stamp.nsec))
+    cdef object seconds                           # the timestamp as a new float
+    if known and TUPLES_REFILLABLE and kept.stamp != NULL and Py_REFCNT_PTR(kept.stamp) == 1:
+        refill_pair(kept.stamp, secs, head.stamp.nsec)
+    else:
+        stamp = (secs, head.stamp.nsec)
+        PyObject_GC_UnTrack(<PyObject *>stamp)
+        fields['raw_stamp'] = stamp
+        if kept != NULL:
+            kept.stamp = <PyObject *>stamp
+    if known and kept.timestamp != NULL and Py_REFCNT_PTR(kept.timestamp) == 1:
+        (<PyFloatObject *>kept.timestamp).ob_fval = timestamp
+    else:
+        seconds = timestamp
+        fields['timestamp'] = seconds
+        if kept != NULL:
+            kept.timestamp = <PyObject *>seconds
+    if kept != NULL:
+        kept.status = head.status
+        kept.severity = head.severity
+        kept.version = dict_version(fields)
 
 
 cdef double microseconds_rounded(double seconds) except? -1.0:

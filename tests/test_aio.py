@@ -230,8 +230,10 @@ async def test_dropped_values_seen_by_someone_are_not_renewed(keep):
 
 async def test_renewed_time_values_carry_their_own_replys_alarm():
     """A renewed FORMAT_TIME value gets this reply's alarm and stamp, also where the value
-    it renews had an alarm and this reply has none, and the reverse."""
-    for number in [12.0, 12.5, 1.5, 2.5, 13.0, 3.5]:     # HIGH = 10: a MINOR alarm
+    it renews had an alarm and this reply has none, and the reverse; a stamp pair or a
+    timestamp kept from a dropped value never changes."""
+    held = []                                             # (raw_stamp, timestamp, copies)
+    for number in [12.0, 12.5, 1.5, 2.5, 13.0, 3.5, 4.5, 14.0]:   # HIGH = 10: a MINOR alarm
         await caput('catest', number, wait=True)
         values = await caget(['catest', 'catest'], format=FORMAT_TIME)
         fields = _ca_time_fields('catest')
@@ -239,7 +241,35 @@ async def test_renewed_time_values_carry_their_own_replys_alarm():
             assert type(value) is dbr.ca_float and value == number
             _check_time_value(value, 'catest', fields)
         assert (values[0].severity != 0) == (number > 10)
-        del values
+        if len(held) < 3:
+            stamp, seconds = values[1].raw_stamp, values[1].timestamp
+            held.append((stamp, seconds, list(stamp), float(repr(seconds))))
+        del value, values                                 # (renewable: nothing refers to them)
+    for stamp, seconds, stamp_then, seconds_then in held:
+        assert list(stamp) == stamp_then and seconds == seconds_then
+    await caput('catest', 1.5, wait=True)
+
+
+async def test_renewed_time_value_of_a_read_never_answered_in_time():
+    """A value made for a read that timed out (its request keeps it, its stamp fields never
+    written, its alarm none) is renewed by the next read like any other: that read's alarm
+    and stamp."""
+    await caput('catest', 12.0, wait=True)                # HIGH = 10: a MINOR alarm
+    for attempt in range(3):
+        # (a request of its own: catest as a FORMAT_TIME float is read nowhere else) its two
+        # kept values held, so that the read that times out makes a new one
+        held = [await caget('catest', datatype=float, format=FORMAT_TIME) for _ in range(2)]
+        nothing = await caget('catest', datatype=float, format=FORMAT_TIME, timeout=1e-9,
+                              throw=False)
+        assert isinstance(nothing, CANothing) and nothing.errorcode == ECA.TIMEOUT
+        del nothing                    # (its exception's frames hold the batch and its values)
+        await asyncio.sleep(0.05)      # its reply came, to its batch only
+        for _ in range(2):
+            value = await caget('catest', datatype=float, format=FORMAT_TIME)
+            assert type(value) is dbr.ca_float and value == 12.0 and value.severity != 0
+            _check_time_value(value, 'catest', _ca_time_fields('catest'))
+            del value
+        del held
     await caput('catest', 1.5, wait=True)
 
 
