@@ -133,14 +133,14 @@ print(os.path.dirname(caffi.__file__))
 print(json.dumps(expected), flush=True)
 """
 
-# per client: what it runs. Each `counted(path)` block is one callgrind dump; `expected` says
-# how many calls of the path's function the client made (None: whatever arrived in the block).
-# Before each counted block, the same operations uncounted (first calls: the libca thread's
-# Python thread state, lazily made objects, caches, the first allocations).
 # the PVs of aio-caget-polled: passive ao records beside bench.db's
 POLLED_PV, POLLED_PVS = "bench:polled:%d", 1000
 POLLED_RECORDS = "".join('record(ao, "%s") {\n}\n' % (POLLED_PV % i) for i in range(POLLED_PVS))
 
+# per client: what it runs. Each `counted(path)` block is one callgrind dump; `expected` says
+# how many calls of the path's function the client made (None: whatever arrived in the block).
+# Before each counted block, the same operations uncounted (first calls: the libca thread's
+# Python thread state, lazily made objects, caches, the first allocations).
 CLIENTS = {
     "ao": CLIENT_HEAD + r"""
 subscribe_for(50, False)
@@ -308,9 +308,8 @@ FUNCTIONS = {
 FUNCTIONS["aio-caget-time"] = FUNCTIONS["aio-caget-polled"] = FUNCTIONS["aio-caget"]
 # path -> the function whose calls are its operations, where not the first of FUNCTIONS
 OPERATIONS = {"aio-update": r"__pyx_f_5caffi_4_aio_6Member_deliver",
-              "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply",
-              "aio-caget-time": r"__pyx_f_5caffi_4_aio_on_read_reply",
-              "aio-caget-polled": r"__pyx_f_5caffi_4_aio_on_read_reply"}
+              "aio-caget": r"__pyx_f_5caffi_4_aio_on_read_reply"}
+OPERATIONS["aio-caget-time"] = OPERATIONS["aio-caget-polled"] = OPERATIONS["aio-caget"]
 PER_ELEMENT = {"callback-1m-numpy": 1000000}
 # path -> functions inside the operation left out of its count, each called once per operation:
 # pend_io's wait for the reply, whose futex path takes more or fewer instructions as the reply

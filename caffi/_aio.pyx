@@ -1220,8 +1220,9 @@ cdef class Request:
 
 cdef object reply_value(ReadSlot *slot, Request request, object name, object prepared):
     """The augmented value of an answered slot. A plain number (FORMAT_RAW or FORMAT_TIME) is
-    made here straight from the reply, into what prepare() made; everything else goes through
-    the Python value of the reply and _Request.value, as before."""
+    made here straight from the reply, into what prepare() made or renewed; everything else
+    goes through the Python value of the reply and _Request.value, as a single caget's
+    does."""
     cdef long dbrtype = slot.dbrtype
     cdef const char *value_at
     cdef double number
